@@ -1,0 +1,128 @@
+package onboarding
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// EventType names a webhook event (DESIGN.md §9).
+type EventType string
+
+// The event catalogue.
+const (
+	EventCustomerCreated      EventType = "customer.created"
+	EventCustomerKYCUpdated   EventType = "customer.kyc_updated"
+	EventCustomerUnderReview  EventType = "customer.under_review"
+	EventCustomerActive       EventType = "customer.active"
+	EventCustomerDenied       EventType = "customer.denied"
+	EventCreditOfferAvailable EventType = "credit_offer.available"
+	EventCreditOfferExpired   EventType = "credit_offer.expired"
+)
+
+// EventTypes lists the catalogue in a stable order.
+var EventTypes = []EventType{
+	EventCustomerCreated, EventCustomerKYCUpdated, EventCustomerUnderReview, EventCustomerActive,
+	EventCustomerDenied, EventCreditOfferAvailable, EventCreditOfferExpired,
+}
+
+// APIVersion is the api_version written into every event envelope.
+const APIVersion = "2026-11-01"
+
+// Event is one row of the outbox: something that happened to a partner's resource, written
+// in the same transaction as the change. Data is the payload of API.md "Event data".
+type Event struct {
+	ID        string
+	PartnerID string
+	Type      EventType
+	// CustomerID is the customer the event is about.
+	CustomerID string
+	Data       json.RawMessage
+	CreatedAt  time.Time
+}
+
+// Clone returns a deep copy of e.
+func (e *Event) Clone() *Event {
+	if e == nil {
+		return nil
+	}
+	c := *e
+	c.Data = append(json.RawMessage(nil), e.Data...)
+	return &c
+}
+
+// ListEventsParams filters event listings.
+type ListEventsParams struct {
+	CustomerID    string
+	Type          EventType
+	Limit         int
+	StartingAfter string
+}
+
+// Event payloads (API.md "Event data").
+type (
+	customerCreatedData struct {
+		ID          string        `json:"id"`
+		ExternalID  string        `json:"external_id"`
+		Name        string        `json:"name"`
+		Email       string        `json:"email"`
+		Phone       string        `json:"phone"`
+		CPF         string        `json:"cpf"`
+		CNPJ        *string       `json:"cnpj"`
+		TradingName string        `json:"trading_name"`
+		Status      Status        `json:"status"`
+		KYC         []Requirement `json:"kyc"`
+	}
+	customerKYCData struct {
+		ID         string        `json:"id"`
+		ExternalID string        `json:"external_id"`
+		Status     Status        `json:"status"`
+		KYC        []Requirement `json:"kyc"`
+	}
+	customerStatusData struct {
+		ID         string `json:"id"`
+		ExternalID string `json:"external_id"`
+		Status     Status `json:"status"`
+	}
+	customerDeniedData struct {
+		ID         string  `json:"id"`
+		ExternalID string  `json:"external_id"`
+		Name       string  `json:"name"`
+		Email      string  `json:"email"`
+		Phone      string  `json:"phone"`
+		CPF        string  `json:"cpf"`
+		CNPJ       *string `json:"cnpj"`
+		Status     Status  `json:"status"`
+	}
+)
+
+func cnpjPtr(c *Customer) *string {
+	if c.CNPJ == "" {
+		return nil
+	}
+	s := c.CNPJ.String()
+	return &s
+}
+
+func kycOrEmpty(k []Requirement) []Requirement {
+	if k == nil {
+		return []Requirement{}
+	}
+	return k
+}
+
+// customerEventData builds the payload of a customer event.
+func customerEventData(t EventType, c *Customer) any {
+	switch t {
+	case EventCustomerCreated:
+		return customerCreatedData{ID: c.ID, ExternalID: c.ExternalID, Name: c.Name, Email: c.Email,
+			Phone: c.Phone, CPF: c.CPF.String(), CNPJ: cnpjPtr(c), TradingName: c.TradingName,
+			Status: c.Status, KYC: kycOrEmpty(c.KYC)}
+	case EventCustomerKYCUpdated:
+		return customerKYCData{ID: c.ID, ExternalID: c.ExternalID, Status: c.Status, KYC: kycOrEmpty(c.KYC)}
+	case EventCustomerDenied:
+		return customerDeniedData{ID: c.ID, ExternalID: c.ExternalID, Name: c.Name, Email: c.Email,
+			Phone: c.Phone, CPF: c.CPF.String(), CNPJ: cnpjPtr(c), Status: c.Status}
+	default:
+		return customerStatusData{ID: c.ID, ExternalID: c.ExternalID, Status: c.Status}
+	}
+}

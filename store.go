@@ -1,0 +1,142 @@
+package onboarding
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists everything the Service owns. Implementations: store/memstore (tests),
+// store/bunstore (SQLite and PostgreSQL). Every implementation must pass the conformance
+// suite in store/storetest.
+//
+// Queries on the Store itself run each in its own implicit transaction; InTx groups several
+// into one unit of work.
+type Store interface {
+	Queries
+	// InTx runs fn in a transaction: if fn returns an error (or panics) every write made
+	// through q is rolled back; otherwise they commit together. Writes made through q
+	// are visible to later reads through q. fn may be called only once; the Service
+	// retries ErrConcurrentUpdate itself.
+	InTx(ctx context.Context, fn func(ctx context.Context, q Queries) error) error
+}
+
+// Queries is the set of reads and writes a Store offers, inside or outside a transaction.
+//
+// Rules every implementation follows (storetest checks them):
+//   - Every read and write of a partner's resource is scoped by partnerID: another
+//     partner's row is ErrNotFound.
+//   - Inserts violating a uniqueness rule return an error matching ErrConflict; for
+//     customers a *ConflictError naming the field ("external_id" or the tax key's "cnpj"/"cpf").
+//   - Compare-and-set updates return ErrConcurrentUpdate when the row changed meanwhile.
+//   - Returned values are copies: mutating them never changes the stored state.
+//   - Times round-trip with microsecond precision in UTC.
+type Queries interface {
+	// InsertCustomer stores a new customer (Version 1). ErrConflict (a *ConflictError) when
+	// the partner already has its external_id or tax key.
+	InsertCustomer(ctx context.Context, c *Customer) error
+	// GetCustomer returns a customer by ID.
+	GetCustomer(ctx context.Context, partnerID, id string) (*Customer, error)
+	// FindCustomer returns the customer holding the external ID or, if none, the tax key
+	// (see Customer.TaxKey). Either may be empty. ErrNotFound when neither matches.
+	FindCustomer(ctx context.Context, partnerID, externalID, taxKey string) (*Customer, error)
+	// ListCustomers returns up to f.Limit customers after f.StartingAfter in the order f
+	// asks for. f.Limit is already validated (1..101).
+	ListCustomers(ctx context.Context, partnerID string, f ListCustomersParams) ([]*Customer, error)
+	// UpdateCustomer writes c if the stored version is still c.Version, then sets
+	// c.Version to the new version. ErrConcurrentUpdate otherwise, ErrConflict when the new
+	// tax key is taken.
+	UpdateCustomer(ctx context.Context, c *Customer) error
+
+	// InsertTransition appends a history row.
+	InsertTransition(ctx context.Context, t *Transition) error
+	// ListTransitions returns a customer's history, oldest first.
+	ListTransitions(ctx context.Context, partnerID, customerID string) ([]*Transition, error)
+
+	// InsertDocument stores a document's metadata.
+	InsertDocument(ctx context.Context, d *Document) error
+	// GetDocument returns a document by ID.
+	GetDocument(ctx context.Context, partnerID, id string) (*Document, error)
+	// ListDocuments returns a customer's documents, oldest first.
+	ListDocuments(ctx context.Context, partnerID, customerID string) ([]*Document, error)
+	// UpdateDocument writes a document's status, rejection reason and UpdatedAt.
+	UpdateDocument(ctx context.Context, d *Document) error
+	// DocumentKeyExists reports whether any document row references the blob key (the
+	// orphan sweeper asks).
+	DocumentKeyExists(ctx context.Context, key string) (bool, error)
+
+	// InsertOffer stores a credit offer (Version 1).
+	InsertOffer(ctx context.Context, o *CreditOffer) error
+	// GetOffer returns an offer by ID.
+	GetOffer(ctx context.Context, partnerID, id string) (*CreditOffer, error)
+	// ListOffers returns up to f.Limit offers after f.StartingAfter, newest first.
+	ListOffers(ctx context.Context, partnerID string, f ListOffersParams) ([]*CreditOffer, error)
+	// UpdateOffer writes o if the stored version is still o.Version (compare-and-set),
+	// then sets o.Version to the new version.
+	UpdateOffer(ctx context.Context, o *CreditOffer) error
+
+	// InsertEvent appends an event to the outbox.
+	InsertEvent(ctx context.Context, e *Event) error
+	// GetEvent returns an event by ID (any partner: workers relay every partner's events).
+	GetEvent(ctx context.Context, id string) (*Event, error)
+	// ListEvents returns a partner's events, oldest first.
+	ListEvents(ctx context.Context, partnerID string, f ListEventsParams) ([]*Event, error)
+
+	// InsertJob enqueues a job.
+	InsertJob(ctx context.Context, j *Job) error
+	// GetJob returns a job by ID.
+	GetJob(ctx context.Context, id string) (*Job, error)
+	// ListJobs returns jobs, oldest first.
+	ListJobs(ctx context.Context, f ListJobsParams) ([]*Job, error)
+	// ClaimJobs leases up to p.Limit jobs that are available with RunAt <= p.Now, or
+	// running with an expired lease, oldest RunAt first. Each claimed job is running,
+	// locked by p.Worker until p.Now+p.Lease, with Attempt incremented. Concurrent claimers
+	// never get the same job.
+	ClaimJobs(ctx context.Context, p ClaimParams) ([]*Job, error)
+	// CompleteJob marks a job completed if worker still holds its lease; else
+	// ErrConcurrentUpdate.
+	CompleteJob(ctx context.Context, id, worker string, now time.Time) error
+	// FailJob records a failed attempt if worker still holds the lease: available again
+	// at f.RetryAt, or dead. ErrConcurrentUpdate when the lease was lost.
+	FailJob(ctx context.Context, id, worker string, now time.Time, f JobFailure) error
+	// ReplayJob makes a dead job available again at now with its attempts reset.
+	// ErrNotFound when no dead job has that ID.
+	ReplayJob(ctx context.Context, id string, now time.Time) error
+
+	// InsertIdempotencyKey records a new key in flight. When the partner already has the
+	// key and it has not expired at k.CreatedAt, it returns ErrConflict and leaves the
+	// stored row alone; an expired row is replaced.
+	InsertIdempotencyKey(ctx context.Context, k *IdempotencyKey) error
+	// GetIdempotencyKey returns a key's record.
+	GetIdempotencyKey(ctx context.Context, partnerID, key string) (*IdempotencyKey, error)
+	// CompleteIdempotencyKey stores the response of a key in flight.
+	CompleteIdempotencyKey(ctx context.Context, k *IdempotencyKey) error
+	// DeleteIdempotencyKey forgets a key (its request failed in a way worth retrying).
+	DeleteIdempotencyKey(ctx context.Context, partnerID, key string) error
+}
+
+// IdempotencyKey is the record of one Idempotency-Key (API.md): the request it was first
+// used with and, once done, the response to replay.
+type IdempotencyKey struct {
+	PartnerID string
+	Key       string
+	// RequestHash identifies the request (method, path, body); a different hash with the
+	// same key is a misuse (422).
+	RequestHash string
+	// Completed is false while the first request is in flight (409 for a concurrent
+	// retry).
+	Completed      bool
+	ResponseStatus int
+	ResponseBody   []byte
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+}
+
+// Clone returns a deep copy of k.
+func (k *IdempotencyKey) Clone() *IdempotencyKey {
+	if k == nil {
+		return nil
+	}
+	c := *k
+	c.ResponseBody = append([]byte(nil), k.ResponseBody...)
+	return &c
+}
