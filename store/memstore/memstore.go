@@ -103,7 +103,9 @@ func (s *Store) write(ctx context.Context, f func(t *txn) error) error {
 	return s.InTx(ctx, func(_ context.Context, q onboarding.Queries) error { return f(q.(*txn)) })
 }
 
-func notFound(what, id string) error { return fmt.Errorf("%w: %s %s", onboarding.ErrNotFound, what, id) }
+func notFound(what, id string) error {
+	return fmt.Errorf("%w: %s %s", onboarding.ErrNotFound, what, id)
+}
 
 func conflictField(taxKey string) string {
 	if len(taxKey) > 5 && taxKey[:5] == "cnpj:" {
