@@ -293,13 +293,13 @@ func checkPhone(ve *ValidationError, raw string) string {
 			b.WriteRune(r)
 		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
 		default:
-			ve.add("phone", CodeInvalidPhone, "must be in E.164 format, such as +5511987654321")
+			ve.add("phone", CodeInvalidPhone, "must be in E.164 format, such as +5511912345678")
 			return ""
 		}
 	}
 	p := b.String()
 	if len(p) < 9 || len(p) > 16 || p[0] != '+' || p[1] == '0' {
-		ve.add("phone", CodeInvalidPhone, "must be in E.164 format, such as +5511987654321")
+		ve.add("phone", CodeInvalidPhone, "must be in E.164 format, such as +5511912345678")
 		return ""
 	}
 	return p

@@ -1,0 +1,93 @@
+package onboarding
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+)
+
+// ErrDocumentCorrupted is returned while reading a document whose bytes no longer match
+// the size and SHA-256 recorded at upload: the blob was altered, truncated, replaced or
+// (when encrypted) fails authentication. It surfaces at the read that detects it, at the
+// latest at EOF, so a consumer that streams must treat everything it read as void.
+var ErrDocumentCorrupted = errors.New("onboarding: document bytes do not match their digest")
+
+// Digester is implemented by the reader the Service hands to BlobStore.Put. Once Read has
+// returned io.EOF, Size and SHA256 describe exactly the bytes read (and verified), so a
+// BlobStore can record them without hashing the stream a second time. Before EOF their
+// values are meaningless.
+type Digester interface {
+	// Size is the number of bytes read.
+	Size() int64
+	// SHA256 is the lowercase hex SHA-256 of the bytes read.
+	SHA256() string
+}
+
+// Size implements Digester.
+func (v *verifyingReader) Size() int64 { return v.n }
+
+// SHA256 implements Digester.
+func (v *verifyingReader) SHA256() string { return v.sum() }
+
+// VerifyDigest wraps rc so that reading it checks the bytes against the expected size and
+// lowercase hex SHA-256: a read past size, or EOF with a different count or digest, returns
+// an error matching ErrDocumentCorrupted instead of the bytes or io.EOF. Close closes rc.
+// It holds no more than a hash state.
+func VerifyDigest(rc io.ReadCloser, size int64, sha256Hex string) io.ReadCloser {
+	want, err := hex.DecodeString(sha256Hex)
+	d := &digestReader{rc: rc, size: size, want: want, h: sha256.New()}
+	if err != nil || len(want) != sha256.Size {
+		d.err = fmt.Errorf("%w: the recorded SHA-256 %q is not a hex digest", ErrDocumentCorrupted, sha256Hex)
+	}
+	return d
+}
+
+type digestReader struct {
+	rc   io.ReadCloser
+	size int64
+	want []byte
+	h    hash.Hash
+	n    int64
+	err  error
+}
+
+func (d *digestReader) Read(p []byte) (int, error) {
+	if d.err != nil {
+		return 0, d.err
+	}
+	// Ask for one byte more than is left, so an overlong blob is caught without
+	// handing out bytes beyond the recorded size.
+	if rem := d.size + 1 - d.n; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := d.rc.Read(p)
+	if n > 0 {
+		d.n += int64(n)
+		if d.n > d.size {
+			d.err = fmt.Errorf("%w: more than the recorded %d bytes", ErrDocumentCorrupted, d.size)
+			return 0, d.err
+		}
+		d.h.Write(p[:n])
+	}
+	switch {
+	case err == io.EOF:
+		if d.n != d.size {
+			d.err = fmt.Errorf("%w: %d bytes, %d recorded", ErrDocumentCorrupted, d.n, d.size)
+			return n, d.err
+		}
+		if subtle.ConstantTimeCompare(d.h.Sum(nil), d.want) != 1 {
+			d.err = fmt.Errorf("%w: the SHA-256 differs from the recorded one", ErrDocumentCorrupted)
+			return n, d.err
+		}
+		d.err = io.EOF
+	case err != nil:
+		d.err = err
+	}
+	return n, err
+}
+
+func (d *digestReader) Close() error { return d.rc.Close() }
