@@ -40,8 +40,11 @@ func (v *verifyingReader) SHA256() string { return v.sum() }
 func VerifyDigest(rc io.ReadCloser, size int64, sha256Hex string) io.ReadCloser {
 	want, err := hex.DecodeString(sha256Hex)
 	d := &digestReader{rc: rc, size: size, want: want, h: sha256.New()}
-	if err != nil || len(want) != sha256.Size {
+	switch {
+	case err != nil || len(want) != sha256.Size:
 		d.err = fmt.Errorf("%w: the recorded SHA-256 %q is not a hex digest", ErrDocumentCorrupted, sha256Hex)
+	case size < 0:
+		d.err = fmt.Errorf("%w: the recorded size %d is negative", ErrDocumentCorrupted, size)
 	}
 	return d
 }

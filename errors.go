@@ -118,7 +118,13 @@ type ConflictError struct {
 }
 
 func (e *ConflictError) Error() string {
-	return "onboarding: conflict: a customer with this " + e.Field + " already exists"
+	switch e.Field {
+	case "cnpj", "cpf":
+		return "onboarding: customer already exists: its " + e.Field + " is registered under another external_id"
+	case "external_id":
+		return "onboarding: customer already exists: the external_id is registered with another CPF/CNPJ"
+	}
+	return "onboarding: conflict: " + e.Field + " already in use"
 }
 
 // Is makes errors.Is(err, ErrConflict) true.

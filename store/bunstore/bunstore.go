@@ -1,0 +1,203 @@
+package bunstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+
+	"github.com/onboardkit/onboarding"
+)
+
+// Options configures a Store. The zero value (or nil) gives the documented defaults.
+type Options struct {
+	// MaxConcurrentWrites bounds, on SQLite, how many writing units of work (InTx, and the
+	// Store's own single-statement writes) run at once in this process. SQLite has a
+	// single writer: the default, 1, queues writers in Go instead of in SQLite's busy
+	// handler, which is much faster under contention. A negative value removes the bound
+	// (writers then wait in busy_timeout). Ignored on PostgreSQL and inside a caller's
+	// transaction.
+	MaxConcurrentWrites int
+}
+
+// Store is the onboarding.Store on a bun database. Create it with New; it is safe for
+// concurrent use when built on a *bun.DB.
+type Store struct {
+	db      bun.IDB
+	pg      bool // PostgreSQL; else SQLite
+	inTx    bool // db is the caller's transaction: InTx uses savepoints
+	writers chan struct{}
+	auto    *queries
+}
+
+var _ onboarding.Store = (*Store)(nil)
+
+// New returns a Store over db: a *bun.DB (or bun.Conn) to run its own transactions, or the
+// caller's bun.Tx to work inside it (see the package documentation). The dialect, SQLite
+// or PostgreSQL, is read from db.Dialect(); New panics on any other. New does not touch
+// the database: run Migrate first. opts may be nil.
+func New(db bun.IDB, opts *Options) *Store {
+	if db == nil {
+		panic("bunstore: New needs a database")
+	}
+	if opts == nil {
+		opts = &Options{}
+	}
+	s := &Store{db: db}
+	switch name := db.Dialect().Name(); name {
+	case dialect.PG:
+		s.pg = true
+	case dialect.SQLite:
+	default:
+		panic(fmt.Sprintf("bunstore: unsupported dialect %s (want sqlite or pg)", name))
+	}
+	switch db.(type) {
+	case bun.Tx, *bun.Tx:
+		s.inTx = true
+	}
+	if !s.pg && !s.inTx && opts.MaxConcurrentWrites >= 0 {
+		n := opts.MaxConcurrentWrites
+		if n == 0 {
+			n = 1
+		}
+		s.writers = make(chan struct{}, n)
+	}
+	s.auto = &queries{db: db, pg: s.pg}
+	return s
+}
+
+// WithTx returns a Store working inside the caller's transaction tx, with the options of
+// s. It is New(tx, ...) for when the Store is built once at startup.
+func (s *Store) WithTx(tx bun.Tx) *Store {
+	return &Store{db: tx, pg: s.pg, inTx: true, auto: &queries{db: tx, pg: s.pg}}
+}
+
+// DB returns the database the Store was built on.
+func (s *Store) DB() bun.IDB { return s.db }
+
+// Dialect returns "sqlite" or "pg".
+func (s *Store) Dialect() dialect.Name {
+	if s.pg {
+		return dialect.PG
+	}
+	return dialect.SQLite
+}
+
+// errWriteLockTimeout is returned when a SQLite writer waited too long for its turn, which
+// happens when a unit of work writes through the Store instead of through its q (a
+// deadlock on any single-writer database).
+var errWriteLockTimeout = errors.New("bunstore: timed out waiting for the SQLite write slot (is a unit of work writing through the Store instead of its Queries?)")
+
+// writeLockTimeout bounds the wait for a write slot, like SQLite's busy_timeout.
+const writeLockTimeout = 30 * time.Second
+
+// acquire takes a write slot on SQLite; release gives it back.
+func (s *Store) acquire(ctx context.Context) (release func(), err error) {
+	if s.writers == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.writers <- struct{}{}:
+		return s.release, nil
+	default:
+	}
+	t := time.NewTimer(writeLockTimeout)
+	defer t.Stop()
+	select {
+	case s.writers <- struct{}{}:
+		return s.release, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return nil, errWriteLockTimeout
+	}
+}
+
+func (s *Store) release() { <-s.writers }
+
+// write runs a single-statement write outside any unit of work.
+func (s *Store) write(ctx context.Context, f func(q *queries) error) error {
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return f(s.auto)
+}
+
+// InTx implements onboarding.Store. On a *bun.DB it is a database transaction (BEGIN
+// IMMEDIATE on SQLite, READ COMMITTED on PostgreSQL; compare-and-set settles races).
+// Inside the caller's bun.Tx it is a savepoint: a failure rolls back only the unit of
+// work, success leaves the commit to the caller. A panic in fn rolls back and re-panics.
+// A unit of work whose context ended is rolled back, never committed.
+func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, q onboarding.Queries) error) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.inTx {
+		return s.inSavepoint(ctx, fn)
+	}
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("bunstore: begin: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			_ = tx.Rollback()
+		}
+	}()
+	if err := fn(ctx, &queries{db: tx, pg: s.pg}); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done = true
+	if err := tx.Commit(); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		return fmt.Errorf("bunstore: commit: %w", err)
+	}
+	return nil
+}
+
+// savepointName is the savepoint of a unit of work inside the caller's transaction. Both
+// databases allow the same name to nest; the innermost is the one addressed.
+const savepointName = "onboarding_unit_of_work"
+
+func (s *Store) inSavepoint(ctx context.Context, fn func(ctx context.Context, q onboarding.Queries) error) error {
+	if _, err := s.db.ExecContext(ctx, "SAVEPOINT "+savepointName); err != nil {
+		return fmt.Errorf("bunstore: savepoint: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			// Use a context that outlives ctx: the caller's transaction must not keep
+			// half a unit of work because ours was cancelled.
+			rctx := context.WithoutCancel(ctx)
+			_, _ = s.db.ExecContext(rctx, "ROLLBACK TO SAVEPOINT "+savepointName)
+			_, _ = s.db.ExecContext(rctx, "RELEASE SAVEPOINT "+savepointName)
+		}
+	}()
+	if err := fn(ctx, s.auto); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, "RELEASE SAVEPOINT "+savepointName); err != nil {
+		return fmt.Errorf("bunstore: release savepoint: %w", err)
+	}
+	done = true
+	return nil
+}

@@ -1,0 +1,76 @@
+// Package bunstore is the onboarding.Store on github.com/uptrace/bun, for SQLite (the
+// embedded default: pure Go, no cgo) and PostgreSQL (production, any number of replicas).
+//
+// # Opening and migrating
+//
+// SQLite, in a file next to the application:
+//
+//	db, err := bunstore.OpenSQLite("/var/lib/lender/onboarding.db")
+//	if err != nil { ... }
+//	defer db.Close()
+//	if err := bunstore.Migrate(ctx, db); err != nil { ... }
+//	svc := onboarding.New(bunstore.New(db, nil), nil)
+//
+// PostgreSQL:
+//
+//	db, err := bunstore.OpenPostgres("postgres://user:pass@host:5432/lender?sslmode=verify-full")
+//	...
+//	if err := bunstore.Migrate(ctx, db); err != nil { ... }
+//	svc := onboarding.New(bunstore.New(db, nil), nil)
+//
+// A *bun.DB opened some other way works too, as long as its dialect is sqlitedialect or
+// pgdialect (New panics otherwise). For SQLite, open it with the pragmas OpenSQLite sets
+// (WAL, busy_timeout, foreign_keys, synchronous NORMAL, immediate transactions): foreign
+// keys in particular are off by default in SQLite.
+//
+// The schema lives in embedded, versioned SQL migrations (migrations/sqlite and
+// migrations/postgres) run by bun/migrate, recorded in the table onboarding_migrations so
+// they never mix with the application's own bun migrations. Migrate applies the missing
+// ones and is forward-only; New never migrates, so deploying a schema change is an explicit
+// step. On PostgreSQL concurrent Migrate calls (replicas starting together) are serialized
+// by an advisory lock; on SQLite run Migrate from one process.
+//
+// # Inside the application's transaction
+//
+// New accepts any bun.IDB. Given a *bun.DB (or a bun.Conn), each InTx is a database
+// transaction of its own. Given the application's bun.Tx, the Store works inside it:
+//
+//	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+//		// ... the lender's own writes through tx ...
+//		svc := onboarding.New(bunstore.New(tx, nil), opts)
+//		_, _, err := svc.CreateCustomer(ctx, partnerID, params)
+//		return err // the customer, its history, event and jobs commit or roll back with tx
+//	})
+//
+// In that mode InTx runs its unit of work under a SAVEPOINT of the caller's transaction:
+// when the unit of work fails, only its own writes are rolled back (ROLLBACK TO SAVEPOINT)
+// and the caller's transaction stays usable, on PostgreSQL too, where an error otherwise
+// aborts the whole transaction; when it succeeds the savepoint is released and its writes
+// become durable only when the caller commits. Nothing is visible to other connections
+// before that. A bun.Tx is one connection: a Store bound to it must not be used from
+// several goroutines at once, and background workers (Service.Run) belong on a Store over
+// the *bun.DB.
+//
+// # Semantics
+//
+// Every rule of onboarding.Queries is enforced by the database where it can be: unique
+// (partner_id, external_id) and (partner_id, tax_key) on customers, foreign keys from
+// documents and offers to their customer (and its partner), CHECK constraints on every
+// status. Database errors are translated once, here: a unique violation is a
+// *onboarding.ConflictError naming the field, a missing row is onboarding.ErrNotFound, a
+// lost compare-and-set (the version column of customers and offers, a job lease) is
+// onboarding.ErrConcurrentUpdate.
+//
+// Jobs are claimed with UPDATE … WHERE id IN (SELECT … ORDER BY run_at, id LIMIT n FOR
+// UPDATE SKIP LOCKED) on PostgreSQL, so any number of workers share the queue without
+// blocking each other; SQLite has a single writer, so the same statement without SKIP
+// LOCKED is already exclusive.
+//
+// SQLite allows one writer at a time. Rather than let concurrent writers spin in SQLite's
+// busy handler (which collapses throughput under contention), a Store over a SQLite *bun.DB
+// admits one writing unit of work at a time in the process (Options.MaxConcurrentWrites),
+// while reads run in parallel on the other connections of the pool (WAL mode).
+//
+// Times are stored in UTC with microsecond precision: TIMESTAMPTZ on PostgreSQL, INTEGER
+// unix microseconds on SQLite (exact, and sorted correctly).
+package bunstore

@@ -1,0 +1,51 @@
+package webhook
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Event types of the catalogue (DESIGN.md §9), as plain strings so a receiver can switch
+// on Event.Type without importing the onboarding module.
+const (
+	EventCustomerCreated      = "customer.created"
+	EventCustomerKYCUpdated   = "customer.kyc_updated"
+	EventCustomerUnderReview  = "customer.under_review"
+	EventCustomerActive       = "customer.active"
+	EventCustomerDenied       = "customer.denied"
+	EventCreditOfferAvailable = "credit_offer.available"
+	EventCreditOfferExpired   = "credit_offer.expired"
+)
+
+// Event is the envelope every webhook body carries. The same event delivered to two
+// endpoints has the same ID and different DeliveryIDs; a retried delivery keeps both.
+type Event struct {
+	// ID identifies the event ("evt_…").
+	ID string `json:"id"`
+	// Type is the event type, such as "credit_offer.available".
+	Type string `json:"type"`
+	// APIVersion is the version of the data schema.
+	APIVersion string `json:"api_version"`
+	// CreatedAt is when the event happened.
+	CreatedAt time.Time `json:"created_at"`
+	// DeliveryID identifies the delivery of this event to one endpoint ("dlv_…").
+	DeliveryID string `json:"delivery_id"`
+	// Timestamp is the Standard Webhooks "timestamp" field: when the event occurred. It
+	// equals CreatedAt; the attempt's time travels in the webhook-timestamp header.
+	Timestamp time.Time `json:"timestamp"`
+	// Data is the event's payload, whose schema depends on Type (API.md "Event data").
+	Data json.RawMessage `json:"data"`
+}
+
+// Decode unmarshals the event's data into v. Errors wrap ErrInvalidPayload.
+func (e Event) Decode(v any) error {
+	if len(bytes.TrimSpace(e.Data)) == 0 {
+		return fmt.Errorf("%w: event has no data", ErrInvalidPayload)
+	}
+	if err := json.Unmarshal(e.Data, v); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidPayload, err)
+	}
+	return nil
+}
