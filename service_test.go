@@ -776,3 +776,30 @@ func TestMoneyAndRate(t *testing.T) {
 	assert.Equal(t, 3.5, m["monthly_interest_rate"])
 	assert.NotContains(t, m, "installments")
 }
+
+func TestSandboxRegistry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	reg := onboarding.SandboxRegistry{}
+	cases := map[string]onboarding.LegalNature{
+		"11.222.333/0001-81": onboarding.LegalNatureMEI,  // raiz ends in 3
+		"12.ABC.345/01DE-35": onboarding.LegalNatureLTDA, // alphanumeric
+	}
+	for in, want := range cases {
+		cnpj, err := taxid.ParseCNPJ(in)
+		require.NoError(t, err)
+		a, err := reg.LookupCompany(ctx, cnpj)
+		require.NoError(t, err)
+		b, err := reg.LookupCompany(ctx, cnpj)
+		require.NoError(t, err)
+		assert.Equal(t, a, b, "deterministic")
+		assert.Equal(t, want, a.LegalNature, in)
+	}
+	b := setup(t, &onboarding.Options{Registry: reg})
+	p := params(t)
+	p.CNPJ = "12.ABC.345/01DE-35"
+	c, _, err := b.svc.CreateCustomer(ctx, "p1", p)
+	require.NoError(t, err)
+	assert.Equal(t, onboarding.LegalNatureLTDA, c.LegalNature)
+	assert.Len(t, c.KYC, 5, "articles, identity and selfie of the applicant and of one co-owner")
+}
