@@ -57,6 +57,9 @@ func (s *Service) mutate(ctx context.Context, partnerID, customerID, actor strin
 		if errors.Is(err, ErrConcurrentUpdate) && attempt < maxCASRetries {
 			continue
 		}
+		if err == nil {
+			s.notify()
+		}
 		return out, err
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/taxid"
 )
 
@@ -29,6 +30,24 @@ type Options struct {
 	Blobs BlobStore
 	// Uploads are the size and format rules for documents.
 	Uploads UploadRules
+
+	// Scorer decides credit analyses. When nil, analysis jobs stay queued for a Service
+	// that has one: there is deliberately no default that approves credit.
+	// scoring.Sandbox{} is the deterministic scorer for sandboxes and tests.
+	Scorer scoring.Scorer
+	// Publisher relays outbox events. When nil, publish jobs stay queued.
+	Publisher Publisher
+	// Workers is how many jobs Run works at once. Default DefaultWorkers.
+	Workers int
+	// PollInterval is how often Run looks for work it was not woken for (jobs enqueued by
+	// other replicas, retries coming due). Default DefaultPollInterval.
+	PollInterval time.Duration
+	// JobLease is how long a claimed job stays with its worker; a job still running then
+	// may be claimed by another. Default DefaultJobLease.
+	JobLease time.Duration
+	// WorkerID names this Service's worker in job leases. Default: host, pid and a random
+	// suffix.
+	WorkerID string
 }
 
 // Service is the onboarding engine: registration, KYC and the lifecycle, over a Store.
@@ -41,6 +60,14 @@ type Service struct {
 	registry CompanyRegistry
 	blobs    BlobStore
 	uploads  UploadRules
+
+	scorer    scoring.Scorer
+	publisher Publisher
+	workers   int
+	poll      time.Duration
+	lease     time.Duration
+	workerID  string
+	wake      chan struct{}
 }
 
 // New returns a Service over store. opts may be nil.
@@ -52,7 +79,21 @@ func New(store Store, opts *Options) *Service {
 		opts = &Options{}
 	}
 	s := &Service{store: store, now: opts.NowFunc, log: opts.Logger, policy: opts.Policy,
-		registry: opts.Registry, blobs: opts.Blobs, uploads: opts.Uploads}
+		registry: opts.Registry, blobs: opts.Blobs, uploads: opts.Uploads,
+		scorer: opts.Scorer, publisher: opts.Publisher, workers: opts.Workers, poll: opts.PollInterval,
+		lease: opts.JobLease, workerID: opts.WorkerID, wake: make(chan struct{}, 1)}
+	if s.workers <= 0 {
+		s.workers = DefaultWorkers
+	}
+	if s.poll <= 0 {
+		s.poll = DefaultPollInterval
+	}
+	if s.lease <= 0 {
+		s.lease = DefaultJobLease
+	}
+	if s.workerID == "" {
+		s.workerID = defaultWorkerID()
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -181,6 +222,7 @@ func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p Create
 	if err != nil {
 		return nil, false, err
 	}
+	s.notify()
 	return c, true, nil
 }
 

@@ -1,0 +1,308 @@
+package onboarding
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/onboardkit/onboarding/scoring"
+)
+
+// JobExpireOffer expires a credit offer at its valid_until; enqueued with the offer.
+const JobExpireOffer JobKind = "expire_offer"
+
+// Worker defaults.
+const (
+	DefaultWorkers      = 4
+	DefaultPollInterval = time.Second
+	DefaultJobLease     = time.Minute
+)
+
+// Publisher relays outbox events (webhooks, a broker). It is called at least once per event
+// and must be idempotent on Event.ID.
+type Publisher interface {
+	Publish(ctx context.Context, e *Event) error
+}
+
+// errPermanent marks a job failure that retrying cannot fix.
+var errPermanent = errors.New("permanent failure")
+
+func permanent(err error) error { return fmt.Errorf("%w: %w", errPermanent, err) }
+
+// handler works one job. On success it must have completed the job, in the same transaction
+// as its writes when it writes (see completeIn), so that a lost lease rolls them back.
+type handler func(ctx context.Context, j *Job) error
+
+// handlers returns the job kinds this Service can work, by what it was configured with. Kinds
+// without a handler stay queued for a Service that has one.
+func (s *Service) handlers() map[JobKind]handler {
+	h := map[JobKind]handler{JobExpireOffer: s.expireOffer}
+	if s.scorer != nil {
+		h[JobCreditAnalysis] = s.analyse
+	}
+	if s.publisher != nil {
+		h[JobPublishEvent] = s.publish
+	}
+	return h
+}
+
+func (s *Service) handledKinds() []JobKind {
+	var kinds []JobKind
+	for k := range s.handlers() {
+		kinds = append(kinds, k)
+	}
+	return kinds
+}
+
+// notify wakes Run after this process committed new work.
+func (s *Service) notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func defaultWorkerID() string {
+	host, _ := os.Hostname()
+	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + NewID("w")[2:14]
+}
+
+// Run works background jobs (credit analysis, offer expiry, event publishing) until ctx
+// ends. Any number of Services, in this process or other replicas, may Run on the same
+// store: jobs are leased, and a crashed worker's lease expires so another takes its job.
+// Run wakes at once when this Service enqueues work and polls every PollInterval as a
+// fallback. When ctx ends it stops claiming, waits for the jobs in flight, and returns nil.
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	kinds := s.handledKinds()
+	slots := make(chan struct{}, s.workers)
+	freed := make(chan struct{}, 1)
+	for {
+		if free := s.workers - len(slots); free > 0 {
+			jobs, err := s.store.ClaimJobs(ctx, ClaimParams{Kinds: kinds, Worker: s.workerID, Limit: free,
+				Now: s.clock(), Lease: s.lease})
+			if err != nil && ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "onboarding: claim jobs", "error", err)
+			}
+			for _, j := range jobs {
+				slots <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					s.work(ctx, j)
+					<-slots
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+				}()
+			}
+			if err == nil && len(jobs) == free {
+				continue // there may be more
+			}
+		}
+		timer := time.NewTimer(s.poll)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-s.wake:
+		case <-freed:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// Work runs every job that is due now, one at a time, and returns how many it ran. It is
+// Run without the waiting, for tests, one-shot commands and cron-style deployments.
+func (s *Service) Work(ctx context.Context) (int, error) {
+	kinds := s.handledKinds()
+	n := 0
+	for {
+		jobs, err := s.store.ClaimJobs(ctx, ClaimParams{Kinds: kinds, Worker: s.workerID, Limit: 1,
+			Now: s.clock(), Lease: s.lease})
+		if err != nil || len(jobs) == 0 {
+			return n, err
+		}
+		s.work(ctx, jobs[0])
+		n++
+	}
+}
+
+// work runs one claimed job and records a failure. The job runs on a context that outlives
+// ctx by at most the lease, so a shutdown lets it finish.
+func (s *Service) work(ctx context.Context, j *Job) {
+	jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lease)
+	defer cancel()
+	h := s.handlers()[j.Kind]
+	var err error
+	if h == nil {
+		err = permanent(fmt.Errorf("no handler for job kind %q", j.Kind))
+	} else {
+		err = h(jctx, j)
+	}
+	if err == nil {
+		return
+	}
+	if errors.Is(err, ErrConcurrentUpdate) {
+		return // the lease was lost: the job belongs to another worker now
+	}
+	now := s.clock()
+	f := JobFailure{Error: err.Error()}
+	dead := errors.Is(err, errPermanent) || scoring.IsPermanent(err) || j.Attempt >= j.MaxAttempts
+	if dead {
+		f.Dead = true
+	} else {
+		f.RetryAt = now.Add(retryDelay(j.Attempt))
+	}
+	s.log.WarnContext(ctx, "onboarding: job failed", "job", j.ID, "kind", j.Kind, "attempt", j.Attempt,
+		"dead", dead, "error", err)
+	if ferr := s.store.FailJob(jctx, j.ID, s.workerID, now, f); ferr != nil && !errors.Is(ferr, ErrConcurrentUpdate) {
+		s.log.ErrorContext(ctx, "onboarding: record job failure", "job", j.ID, "error", ferr)
+	}
+}
+
+// retryDelay is exponential backoff from 1 s, doubling to at most an hour, with ±20 %
+// jitter so that retries of a burst spread out.
+func retryDelay(attempt int) time.Duration {
+	d := time.Second << min(max(attempt-1, 0), 12)
+	d = min(d, time.Hour)
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}
+
+// completeIn completes j inside the caller's transaction.
+func (s *Service) completeIn(ctx context.Context, q Queries, j *Job, now time.Time) error {
+	return q.CompleteJob(ctx, j.ID, s.workerID, now)
+}
+
+// ReplayJob makes a dead job run again (after fixing what killed it).
+func (s *Service) ReplayJob(ctx context.Context, id string) error {
+	if err := s.store.ReplayJob(ctx, id, s.clock()); err != nil {
+		return err
+	}
+	s.notify()
+	return nil
+}
+
+// analyse runs the scorer for a customer and, on approval, creates the offer, its
+// credit_offer.available event and its expiry job in one transaction with the job's
+// completion: a worker that lost its lease creates nothing.
+func (s *Service) analyse(ctx context.Context, j *Job) error {
+	c, err := s.store.GetCustomer(ctx, j.PartnerID, j.CustomerID)
+	if errors.Is(err, ErrNotFound) {
+		return permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	if c.Status == StatusDenied {
+		return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
+	}
+	now := s.clock()
+	d, err := s.scorer.Score(ctx, scoring.Request{
+		CustomerID: c.ID, PartnerID: c.PartnerID, ExternalID: c.ExternalID, CPF: string(c.CPF), CNPJ: string(c.CNPJ),
+		Name: c.Name, Email: c.Email, Phone: c.Phone, TradingName: c.TradingName, LegalNature: string(c.LegalNature),
+		Attempt: j.Attempt, Now: now,
+	})
+	if err != nil {
+		return fmt.Errorf("scorer: %w", err)
+	}
+	if err := d.Validate(); err != nil {
+		return permanent(fmt.Errorf("scorer returned an invalid decision: %w", err))
+	}
+	now = s.clock()
+	err = s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+		if d.Approved() {
+			o := &CreditOffer{ID: NewID(prefixOffer), PartnerID: c.PartnerID, CustomerID: c.ID, ExternalID: c.ExternalID,
+				Status: OfferAvailable, ApprovedAmount: Money(d.ApprovedAmountCents), MinAmount: Money(d.MinAmountCents),
+				MonthlyInterestRate: Rate(d.MonthlyRate), Installments: d.Installments,
+				MinInstallments: d.MinInstallments, MaxInstallments: d.MaxInstallments, DueDateRule: d.DueDateRule,
+				ValidUntil: now.Add(d.ValidFor), Model: d.Model, Version: 1, CreatedAt: now, UpdatedAt: now}
+			if err := q.InsertOffer(ctx, o); err != nil {
+				return err
+			}
+			if err := s.emit(ctx, q, c, EventCreditOfferAvailable, o, now); err != nil {
+				return err
+			}
+			exp := s.newJob(JobExpireOffer, c, now)
+			exp.RunAt = o.ValidUntil
+			exp.Args, _ = json.Marshal(map[string]string{"offer_id": o.ID})
+			if err := q.InsertJob(ctx, exp); err != nil {
+				return err
+			}
+		}
+		return s.completeIn(ctx, q, j, now)
+	})
+	if err == nil {
+		s.notify()
+	}
+	return err
+}
+
+// expireOffer expires an available offer whose valid_until has passed.
+func (s *Service) expireOffer(ctx context.Context, j *Job) error {
+	var args struct {
+		OfferID string `json:"offer_id"`
+	}
+	if err := json.Unmarshal(j.Args, &args); err != nil {
+		return permanent(err)
+	}
+	now := s.clock()
+	err := s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+		o, err := q.GetOffer(ctx, j.PartnerID, args.OfferID)
+		if err != nil {
+			return err
+		}
+		if o.Status == OfferAvailable {
+			if now.Before(o.ValidUntil) {
+				return fmt.Errorf("offer %s is valid until %s", o.ID, o.ValidUntil.Format(time.RFC3339))
+			}
+			o.Status, o.UpdatedAt = OfferExpired, now
+			if err := q.UpdateOffer(ctx, o); err != nil {
+				return err
+			}
+			c := &Customer{ID: o.CustomerID, PartnerID: o.PartnerID}
+			if err := s.emit(ctx, q, c, EventCreditOfferExpired, o, now); err != nil {
+				return err
+			}
+		}
+		return s.completeIn(ctx, q, j, now)
+	})
+	if errors.Is(err, ErrNotFound) {
+		return permanent(err)
+	}
+	if err == nil {
+		s.notify()
+	}
+	return err
+}
+
+// publish hands one outbox event to the Publisher.
+func (s *Service) publish(ctx context.Context, j *Job) error {
+	var args struct {
+		EventID string `json:"event_id"`
+	}
+	if err := json.Unmarshal(j.Args, &args); err != nil {
+		return permanent(err)
+	}
+	e, err := s.store.GetEvent(ctx, args.EventID)
+	if errors.Is(err, ErrNotFound) {
+		return permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.publisher.Publish(ctx, e); err != nil {
+		return err
+	}
+	return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
+}

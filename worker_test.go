@@ -1,0 +1,147 @@
+package onboarding_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/scoring"
+)
+
+func offers(t *testing.T, b *bundle, custID string) []*onboarding.CreditOffer {
+	t.Helper()
+	page, err := b.svc.ListCreditOffers(context.Background(), "p1", onboarding.ListOffersParams{CustomerID: custID})
+	require.NoError(t, err)
+	return page.Data
+}
+
+func TestCreditAnalysisAndExpiry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, &onboarding.Options{Scorer: scoring.Sandbox{}})
+	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	n, err := b.svc.Work(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the analysis; publish jobs have no publisher and stay queued")
+
+	list := offers(t, b, c.ID)
+	require.Len(t, list, 1)
+	o := list[0]
+	assert.Equal(t, onboarding.OfferAvailable, o.Status)
+	assert.Equal(t, c.ExternalID, o.ExternalID)
+	assert.Positive(t, int64(o.ApprovedAmount))
+	assert.True(t, o.ValidUntil.After(b.clock.now))
+	got, err := b.svc.GetCreditOffer(ctx, "p1", o.ID)
+	require.NoError(t, err)
+	assert.Equal(t, o, got)
+	_, err = b.svc.GetCreditOffer(ctx, "p2", o.ID)
+	assert.ErrorIs(t, err, onboarding.ErrNotFound)
+	assert.Contains(t, eventTypes(t, b, c.ID), onboarding.EventCreditOfferAvailable)
+
+	// Nothing is due until valid_until.
+	n, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	b.clock.now = o.ValidUntil
+	n, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, onboarding.OfferExpired, offers(t, b, c.ID)[0].Status)
+	assert.Contains(t, eventTypes(t, b, c.ID), onboarding.EventCreditOfferExpired)
+}
+
+func TestCreditAnalysisRetriesAndDead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var calls atomic.Int32
+	flaky := scoring.Func(func(ctx context.Context, req scoring.Request) (scoring.Decision, error) {
+		calls.Add(1)
+		switch {
+		case req.ExternalID == "permanent":
+			return scoring.Decision{}, scoring.Permanent(errors.New("bureau says no such company"))
+		case req.Attempt < 3:
+			return scoring.Decision{}, errors.New("bureau timeout")
+		}
+		return scoring.Sandbox{}.Score(ctx, req)
+	})
+	b := setup(t, &onboarding.Options{Scorer: flaky})
+	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	for range 3 {
+		_, err := b.svc.Work(ctx)
+		require.NoError(t, err)
+		b.clock.now = b.clock.now.Add(2 * time.Hour) // past any backoff
+	}
+	assert.EqualValues(t, 3, calls.Load())
+	require.Len(t, offers(t, b, c.ID), 1)
+
+	p := params(t)
+	p.ExternalID = "permanent"
+	c2, _, err := b.svc.CreateCustomer(ctx, "p1", p)
+	require.NoError(t, err)
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	dead, err := b.store.ListJobs(ctx, onboarding.ListJobsParams{CustomerID: c2.ID, Kind: onboarding.JobCreditAnalysis})
+	require.NoError(t, err)
+	require.Len(t, dead, 1)
+	assert.Equal(t, onboarding.JobDead, dead[0].State)
+	assert.Contains(t, dead[0].LastError, "no such company")
+	assert.Empty(t, offers(t, b, c2.ID))
+	require.NoError(t, b.svc.ReplayJob(ctx, dead[0].ID))
+	again, err := b.store.GetJob(ctx, dead[0].ID)
+	require.NoError(t, err)
+	assert.Equal(t, onboarding.JobAvailable, again.State)
+}
+
+// recorder is a Publisher that remembers what it got.
+type recorder struct {
+	mu     sync.Mutex
+	events []*onboarding.Event
+}
+
+func (r *recorder) Publish(_ context.Context, e *onboarding.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	return nil
+}
+
+func (r *recorder) has(t onboarding.EventType) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.events {
+		if e.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRunWakesAndShutsDown(t *testing.T) {
+	t.Parallel()
+	pub := &recorder{}
+	svc := onboarding.New(setup(t, nil).store, &onboarding.Options{Scorer: scoring.Sandbox{}, Publisher: pub,
+		PollInterval: time.Hour}) // only the wake-up can make this test pass in time
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- svc.Run(ctx) }()
+	_, _, err := svc.CreateCustomer(context.Background(), "p1", params(t))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return pub.has(onboarding.EventCreditOfferAvailable) }, 10*time.Second, 5*time.Millisecond)
+	assert.True(t, pub.has(onboarding.EventCustomerCreated))
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+}
