@@ -14,6 +14,7 @@ import (
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/internal/testfiles"
+	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/store/memstore"
 )
 
@@ -26,7 +27,9 @@ func main() {
 
 func run(ctx context.Context, out io.Writer) error {
 	store := memstore.New()
-	svc := onboarding.New(store, nil)
+	svc := onboarding.New(store, &onboarding.Options{
+		Scorer: scoring.Sandbox{}, // deterministic: approves, amounts derived from the CNPJ
+	})
 	const partner = "acme-marketplace"
 
 	step := func(format string, args ...any) { fmt.Fprintf(out, "==> "+format+"\n", args...) }
@@ -58,6 +61,22 @@ func run(ctx context.Context, out io.Writer) error {
 	conflicting.ExternalID = "seller-9999"
 	_, _, err = svc.CreateCustomer(ctx, partner, conflicting)
 	fmt.Fprintf(out, "    error: %v\n", err)
+
+	step("credit analysis runs in the background, in parallel with KYC")
+	if _, err := svc.Work(ctx); err != nil { // what Service.Run does continuously
+		return err
+	}
+	offers, err := svc.ListCreditOffers(ctx, partner, onboarding.ListOffersParams{CustomerID: c.ID})
+	if err != nil {
+		return err
+	}
+	if len(offers.Data) != 1 {
+		return fmt.Errorf("want one offer, got %d", len(offers.Data))
+	}
+	o := offers.Data[0]
+	fmt.Fprintf(out, "    offer %s %s: R$ %s (min R$ %s) at %s%% a month, %d-%d installments, valid until %s\n",
+		o.ID, o.Status, o.ApprovedAmount, o.MinAmount, o.MonthlyInterestRate, o.MinInstallments, o.MaxInstallments,
+		o.ValidUntil.Format("2006-01-02"))
 
 	step("upload the documents")
 	uploads := []struct {
@@ -108,11 +127,6 @@ func run(ctx context.Context, out io.Writer) error {
 	for _, e := range events {
 		fmt.Fprintf(out, "    %s %s\n", e.ID, e.Type)
 	}
-	jobs, err := store.ListJobs(ctx, onboarding.ListJobsParams{Kind: onboarding.JobCreditAnalysis, CustomerID: c.ID})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "    credit analysis job %s: %s\n", jobs[0].ID, jobs[0].State)
 	step("done: customer %s is %s", c.ID, c.Status)
 	return nil
 }

@@ -16,4 +16,5 @@ func TestQuickstart(t *testing.T) {
 	assert.Contains(t, out.String(), "customer already exists")
 	assert.Contains(t, out.String(), "-> customer active")
 	assert.Contains(t, out.String(), "customer.active")
+	assert.Contains(t, out.String(), "credit_offer.available")
 }
