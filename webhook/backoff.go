@@ -13,7 +13,9 @@ const MaxRetryAfter = 24 * time.Hour
 // each varied by ±Jitter (a fraction: 0.2 is ±20 %) so that retries of a burst of
 // failures spread out instead of hitting a recovering receiver at once.
 type Schedule struct {
+	// Delays are the waits between attempts; len(Delays)+1 attempts in all.
 	Delays []time.Duration
+	// Jitter is the relative spread of each delay, 0 for none.
 	Jitter float64
 }
 

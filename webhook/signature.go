@@ -215,11 +215,25 @@ type Verifier struct {
 // readHeaders returns the message id, timestamp and signature headers, preferring the
 // webhook-* names and falling back to the svix-* ones only when webhook-id is absent.
 func readHeaders(h http.Header) (id, ts, sig string) {
-	id, ts, sig = h.Get(HeaderID), h.Get(HeaderTimestamp), h.Get(HeaderSignature)
+	id, ts, sig = headerValue(h, HeaderID), headerValue(h, HeaderTimestamp), headerValue(h, HeaderSignature)
 	if id == "" && ts == "" && sig == "" {
-		id, ts, sig = h.Get(svixHeaderID), h.Get(svixHeaderTimestamp), h.Get(svixHeaderSignature)
+		id, ts, sig = headerValue(h, svixHeaderID), headerValue(h, svixHeaderTimestamp), headerValue(h, svixHeaderSignature)
 	}
 	return id, ts, sig
+}
+
+// headerValue is h.Get(name) that also finds keys that were not canonicalised, as in a
+// header map built by hand from a serverless platform's lower-case event.
+func headerValue(h http.Header, name string) string {
+	if v := h.Get(name); v != "" {
+		return v
+	}
+	for k, vs := range h {
+		if len(vs) > 0 && strings.EqualFold(k, name) {
+			return vs[0]
+		}
+	}
+	return ""
 }
 
 // Verify checks that payload and header form an authentic, fresh message: the headers

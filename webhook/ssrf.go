@@ -23,21 +23,21 @@ var forbiddenPrefixes = func() []netip.Prefix {
 	var ps []netip.Prefix
 	for _, s := range []string{
 		// IPv4
-		"0.0.0.0/8",          // "this network", unspecified
-		"10.0.0.0/8",         // RFC 1918
-		"100.64.0.0/10",      // carrier-grade NAT, RFC 6598
-		"127.0.0.0/8",        // loopback
-		"169.254.0.0/16",     // link-local, cloud metadata
-		"172.16.0.0/12",      // RFC 1918
-		"192.0.0.0/24",       // IETF protocol assignments (incl. Oracle's metadata 192.0.0.192)
-		"192.0.2.0/24",       // TEST-NET-1
-		"192.88.99.0/24",     // 6to4 relay anycast (deprecated)
-		"192.168.0.0/16",     // RFC 1918
-		"198.18.0.0/15",      // benchmarking
-		"198.51.100.0/24",    // TEST-NET-2
-		"203.0.113.0/24",     // TEST-NET-3
-		"224.0.0.0/4",        // multicast
-		"240.0.0.0/4",        // reserved, and 255.255.255.255 broadcast
+		"0.0.0.0/8",       // "this network", unspecified
+		"10.0.0.0/8",      // RFC 1918
+		"100.64.0.0/10",   // carrier-grade NAT, RFC 6598
+		"127.0.0.0/8",     // loopback
+		"169.254.0.0/16",  // link-local, cloud metadata
+		"172.16.0.0/12",   // RFC 1918
+		"192.0.0.0/24",    // IETF protocol assignments (incl. Oracle's metadata 192.0.0.192)
+		"192.0.2.0/24",    // TEST-NET-1
+		"192.88.99.0/24",  // 6to4 relay anycast (deprecated)
+		"192.168.0.0/16",  // RFC 1918
+		"198.18.0.0/15",   // benchmarking
+		"198.51.100.0/24", // TEST-NET-2
+		"203.0.113.0/24",  // TEST-NET-3
+		"224.0.0.0/4",     // multicast
+		"240.0.0.0/4",     // reserved, and 255.255.255.255 broadcast
 		// IPv6
 		"::/96",          // unspecified, loopback and the deprecated IPv4-compatible form
 		"100::/64",       // discard-only
