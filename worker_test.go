@@ -13,6 +13,7 @@ import (
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/scoring"
+	"github.com/onboardkit/onboarding/webhook"
 )
 
 func offers(t *testing.T, b *bundle, custID string) []*onboarding.CreditOffer {
@@ -143,5 +144,16 @@ func TestRunWakesAndShutsDown(t *testing.T) {
 		require.NoError(t, err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after its context ended")
+	}
+}
+
+// TestWebhookCatalogue keeps the leaf webhook package's event names equal to the root's.
+func TestWebhookCatalogue(t *testing.T) {
+	t.Parallel()
+	leaf := []string{webhook.EventCustomerCreated, webhook.EventCustomerKYCUpdated, webhook.EventCustomerUnderReview,
+		webhook.EventCustomerActive, webhook.EventCustomerDenied, webhook.EventCreditOfferAvailable, webhook.EventCreditOfferExpired}
+	require.Len(t, leaf, len(onboarding.EventTypes))
+	for i, e := range onboarding.EventTypes {
+		assert.Equal(t, string(e), leaf[i])
 	}
 }
