@@ -13,6 +13,7 @@ import (
 
 	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/taxid"
+	"github.com/onboardkit/onboarding/webhook"
 )
 
 // Options configures a Service. The zero value (or nil) gives the documented defaults.
@@ -35,8 +36,14 @@ type Options struct {
 	// that has one: there is deliberately no default that approves credit.
 	// scoring.Sandbox{} is the deterministic scorer for sandboxes and tests.
 	Scorer scoring.Scorer
-	// Publisher relays outbox events. When nil, publish jobs stay queued.
+	// Publisher relays outbox events to a broker as well as to the webhook endpoints.
 	Publisher Publisher
+	// WebhookSender delivers webhooks. Default: webhook.NewHTTPSender, refusing private
+	// and loopback destinations unless AllowPrivateWebhooks.
+	WebhookSender webhook.Sender
+	// AllowPrivateWebhooks lets endpoints use http:// and loopback, private and link-local
+	// addresses: for sandboxes and tests only.
+	AllowPrivateWebhooks bool
 	// Workers is how many jobs Run works at once. Default DefaultWorkers.
 	Workers int
 	// PollInterval is how often Run looks for work it was not woken for (jobs enqueued by
@@ -63,11 +70,14 @@ type Service struct {
 
 	scorer    scoring.Scorer
 	publisher Publisher
+	sender    webhook.Sender
 	workers   int
 	poll      time.Duration
 	lease     time.Duration
 	workerID  string
 	wake      chan struct{}
+
+	allowPrivateWebhooks bool
 }
 
 // New returns a Service over store. opts may be nil.
@@ -81,7 +91,12 @@ func New(store Store, opts *Options) *Service {
 	s := &Service{store: store, now: opts.NowFunc, log: opts.Logger, policy: opts.Policy,
 		registry: opts.Registry, blobs: opts.Blobs, uploads: opts.Uploads,
 		scorer: opts.Scorer, publisher: opts.Publisher, workers: opts.Workers, poll: opts.PollInterval,
-		lease: opts.JobLease, workerID: opts.WorkerID, wake: make(chan struct{}, 1)}
+		lease: opts.JobLease, workerID: opts.WorkerID, wake: make(chan struct{}, 1),
+		sender: opts.WebhookSender, allowPrivateWebhooks: opts.AllowPrivateWebhooks}
+	if s.sender == nil {
+		s.sender = webhook.NewHTTPSender(&webhook.HTTPOptions{NowFunc: s.now,
+			AllowPrivate: opts.AllowPrivateWebhooks, AllowInsecure: opts.AllowPrivateWebhooks})
+	}
 	if s.workers <= 0 {
 		s.workers = DefaultWorkers
 	}

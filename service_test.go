@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync/atomic"
@@ -41,6 +42,9 @@ func setup(t *testing.T, opts *onboarding.Options) *bundle {
 		opts = &onboarding.Options{}
 	}
 	opts.Blobs, opts.NowFunc = b.blobs, b.clock.Now
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	b.svc = onboarding.New(b.store, opts)
 	return b
 }

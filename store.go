@@ -140,3 +140,35 @@ func (k *IdempotencyKey) Clone() *IdempotencyKey {
 	c.ResponseBody = append([]byte(nil), k.ResponseBody...)
 	return &c
 }
+
+// WebhookQueries are the reads and writes of webhook endpoints and deliveries.
+type WebhookQueries interface {
+	// InsertEndpoint stores a webhook endpoint (Version 1).
+	InsertEndpoint(ctx context.Context, e *WebhookEndpoint) error
+	// GetEndpoint returns an endpoint by ID.
+	GetEndpoint(ctx context.Context, partnerID, id string) (*WebhookEndpoint, error)
+	// ListEndpoints returns up to f.Limit endpoints after f.StartingAfter, oldest first,
+	// with f.Status if set.
+	ListEndpoints(ctx context.Context, partnerID string, f ListEndpointsParams) ([]*WebhookEndpoint, error)
+	// UpdateEndpoint writes e if the stored version is still e.Version (compare-and-set),
+	// then sets e.Version to the new version.
+	UpdateEndpoint(ctx context.Context, e *WebhookEndpoint) error
+	// DeleteEndpoint removes an endpoint; its deliveries and their log stay.
+	DeleteEndpoint(ctx context.Context, partnerID, id string) error
+
+	// InsertDelivery stores a delivery of an event to an endpoint.
+	InsertDelivery(ctx context.Context, d *Delivery) error
+	// GetDelivery returns a delivery by ID.
+	GetDelivery(ctx context.Context, partnerID, id string) (*Delivery, error)
+	// UpdateDelivery writes a delivery's status, attempts, last result and times.
+	UpdateDelivery(ctx context.Context, d *Delivery) error
+	// ListDeliveries returns up to f.Limit deliveries after f.StartingAfter, newest first.
+	ListDeliveries(ctx context.Context, partnerID string, f ListDeliveriesParams) ([]*Delivery, error)
+	// InsertDeliveryAttempt appends to a delivery's log.
+	InsertDeliveryAttempt(ctx context.Context, a *DeliveryAttempt) error
+	// ListDeliveryAttempts returns a delivery's log, oldest first.
+	ListDeliveryAttempts(ctx context.Context, partnerID, deliveryID string) ([]*DeliveryAttempt, error)
+}
+
+// wq returns the webhook queries of q. Every Store in this module implements them.
+func wq(q Queries) WebhookQueries { return q.(WebhookQueries) }

@@ -24,8 +24,9 @@ const (
 	DefaultJobLease     = time.Minute
 )
 
-// Publisher relays outbox events (webhooks, a broker). It is called at least once per event
-// and must be idempotent on Event.ID.
+// Publisher relays outbox events to a broker (gocloud.dev/pubsub: Kafka, NATS, SQS, Pub/Sub),
+// besides the webhook endpoints. It is called at least once per event; consumers
+// deduplicate on Event.ID.
 type Publisher interface {
 	Publish(ctx context.Context, e *Event) error
 }
@@ -42,12 +43,9 @@ type handler func(ctx context.Context, j *Job) error
 // handlers returns the job kinds this Service can work, by what it was configured with. Kinds
 // without a handler stay queued for a Service that has one.
 func (s *Service) handlers() map[JobKind]handler {
-	h := map[JobKind]handler{JobExpireOffer: s.expireOffer}
+	h := map[JobKind]handler{JobExpireOffer: s.expireOffer, JobPublishEvent: s.publish, JobDeliverWebhook: s.deliver}
 	if s.scorer != nil {
 		h[JobCreditAnalysis] = s.analyse
-	}
-	if s.publisher != nil {
-		h[JobPublishEvent] = s.publish
 	}
 	return h
 }
@@ -284,25 +282,4 @@ func (s *Service) expireOffer(ctx context.Context, j *Job) error {
 		s.notify()
 	}
 	return err
-}
-
-// publish hands one outbox event to the Publisher.
-func (s *Service) publish(ctx context.Context, j *Job) error {
-	var args struct {
-		EventID string `json:"event_id"`
-	}
-	if err := json.Unmarshal(j.Args, &args); err != nil {
-		return permanent(err)
-	}
-	e, err := s.store.GetEvent(ctx, args.EventID)
-	if errors.Is(err, ErrNotFound) {
-		return permanent(err)
-	}
-	if err != nil {
-		return err
-	}
-	if err := s.publisher.Publish(ctx, e); err != nil {
-		return err
-	}
-	return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
 }

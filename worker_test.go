@@ -31,7 +31,7 @@ func TestCreditAnalysisAndExpiry(t *testing.T) {
 	require.NoError(t, err)
 	n, err := b.svc.Work(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, 1, n, "the analysis; publish jobs have no publisher and stay queued")
+	assert.Equal(t, 3, n, "the analysis and the publication of customer.created and credit_offer.available")
 
 	list := offers(t, b, c.ID)
 	require.Len(t, list, 1)
@@ -54,7 +54,7 @@ func TestCreditAnalysisAndExpiry(t *testing.T) {
 	b.clock.now = o.ValidUntil
 	n, err = b.svc.Work(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, 1, n)
+	assert.Equal(t, 2, n, "the expiry and the publication of credit_offer.expired")
 	assert.Equal(t, onboarding.OfferExpired, offers(t, b, c.ID)[0].Status)
 	assert.Contains(t, eventTypes(t, b, c.ID), onboarding.EventCreditOfferExpired)
 }

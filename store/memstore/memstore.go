@@ -35,9 +35,15 @@ type state struct {
 	eventByID    map[string]*onboarding.Event
 	jobs         map[string]*onboarding.Job
 	idempotency  map[partnerKey]*onboarding.IdempotencyKey
+	endpoints    map[string]*onboarding.WebhookEndpoint
+	deliveries   map[string]*onboarding.Delivery
+	attempts     []*onboarding.DeliveryAttempt
 }
 
-var _ onboarding.Store = (*Store)(nil)
+var (
+	_ onboarding.Store          = (*Store)(nil)
+	_ onboarding.WebhookQueries = (*Store)(nil)
+)
 
 // New returns an empty Store.
 func New() *Store {
@@ -50,6 +56,8 @@ func New() *Store {
 		eventByID:    map[string]*onboarding.Event{},
 		jobs:         map[string]*onboarding.Job{},
 		idempotency:  map[partnerKey]*onboarding.IdempotencyKey{},
+		endpoints:    map[string]*onboarding.WebhookEndpoint{},
+		deliveries:   map[string]*onboarding.Delivery{},
 	}}
 }
 

@@ -1,0 +1,492 @@
+package onboarding
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/onboardkit/onboarding/webhook"
+)
+
+// JobDeliverWebhook delivers one event to one endpoint; enqueued by the publish job.
+const JobDeliverWebhook JobKind = "deliver_webhook"
+
+// WebhookEndpoint is a partner's webhook destination as stored: the webhook package's
+// Endpoint (URL, filter, status, secrets) plus a version for compare-and-set writes. Its
+// JSON form is the API's endpoint object, without secrets.
+type WebhookEndpoint struct {
+	webhook.Endpoint
+	Version int64 `json:"-"`
+}
+
+// Clone returns a deep copy of e.
+func (e *WebhookEndpoint) Clone() *WebhookEndpoint {
+	if e == nil {
+		return nil
+	}
+	c := *e
+	c.Events = slices.Clone(e.Events)
+	c.Secrets = slices.Clone(e.Secrets)
+	return &c
+}
+
+// ListEndpointsParams filters and pages endpoint listings (oldest first).
+type ListEndpointsParams struct {
+	Status        webhook.EndpointStatus
+	Limit         int
+	StartingAfter string
+}
+
+// EndpointPage is one page of endpoints.
+type EndpointPage struct {
+	Data    []*WebhookEndpoint `json:"data"`
+	HasMore bool               `json:"has_more"`
+}
+
+// DeliveryStatus is the state of one event's delivery to one endpoint.
+type DeliveryStatus string
+
+// The delivery statuses.
+const (
+	DeliveryPending   DeliveryStatus = "pending"   // not yet delivered; an attempt is scheduled
+	DeliveryDelivered DeliveryStatus = "delivered" // the receiver answered 2xx
+	DeliveryDead      DeliveryStatus = "dead"      // given up; ReplayDelivery sends it again
+	DeliveryCancelled DeliveryStatus = "cancelled" // the endpoint was disabled or deleted
+)
+
+// Delivery is one event's delivery to one endpoint: the row the delivery log hangs off.
+type Delivery struct {
+	ID             string
+	PartnerID      string
+	EndpointID     string
+	EventID        string
+	EventType      EventType
+	Status         DeliveryStatus
+	Attempts       int
+	LastStatusCode int
+	LastError      string
+	NextAttemptAt  time.Time
+	DeliveredAt    time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// DeliveryAttempt is one entry of the delivery log.
+type DeliveryAttempt struct {
+	ID         string
+	PartnerID  string
+	DeliveryID string
+	Attempt    int
+	StatusCode int
+	Latency    time.Duration
+	Error      string
+	// Response is the start of the receiver's answer.
+	Response  string
+	CreatedAt time.Time
+}
+
+// ListDeliveriesParams filters and pages delivery listings (newest first).
+type ListDeliveriesParams struct {
+	EndpointID    string
+	EventID       string
+	Status        DeliveryStatus
+	Limit         int
+	StartingAfter string
+}
+
+// CreateEndpointParams registers a webhook endpoint.
+type CreateEndpointParams struct {
+	URL         string
+	Events      []string
+	Description string
+}
+
+// UpdateEndpointParams changes an endpoint; nil fields are unchanged.
+type UpdateEndpointParams struct {
+	URL         *string
+	Events      *[]string
+	Description *string
+	Status      *webhook.EndpointStatus
+}
+
+const maxDescriptionLen = 500
+
+func (s *Service) urlOptions() *webhook.URLOptions {
+	return &webhook.URLOptions{AllowInsecure: s.allowPrivateWebhooks, AllowPrivate: s.allowPrivateWebhooks}
+}
+
+func eventTypeNames() []string {
+	out := make([]string, len(EventTypes))
+	for i, t := range EventTypes {
+		out[i] = string(t)
+	}
+	return out
+}
+
+// checkEndpoint validates what a partner may set on an endpoint.
+func (s *Service) checkEndpoint(e *webhook.Endpoint) error {
+	ve := &ValidationError{}
+	if err := webhook.ValidateURL(e.URL, s.urlOptions()); err != nil {
+		ve.add("url", CodeInvalidValue, strings.TrimPrefix(err.Error(), "webhook: "))
+	}
+	if err := webhook.ValidateFilter(e.Events, eventTypeNames()...); err != nil {
+		ve.add("events", CodeInvalidValue, strings.TrimPrefix(err.Error(), "webhook: "))
+	}
+	if e.Status != webhook.EndpointActive && e.Status != webhook.EndpointDisabled {
+		ve.add("status", CodeInvalidValue, "must be active or disabled")
+	}
+	checkText(ve, "description", e.Description, false, maxDescriptionLen)
+	return ve.orNil()
+}
+
+// CreateWebhookEndpoint registers an endpoint and returns it with its signing secret, which
+// is shown only here and on rotation.
+func (s *Service) CreateWebhookEndpoint(ctx context.Context, partnerID string, p CreateEndpointParams) (*WebhookEndpoint, string, error) {
+	if err := checkPartner(partnerID); err != nil {
+		return nil, "", err
+	}
+	now := s.clock()
+	secret, err := webhook.NewSecret()
+	if err != nil {
+		return nil, "", err
+	}
+	e := &WebhookEndpoint{Endpoint: webhook.Endpoint{ID: NewID("we"), PartnerID: partnerID, URL: strings.TrimSpace(p.URL),
+		Events: p.Events, Description: strings.TrimSpace(p.Description), Status: webhook.EndpointActive,
+		Secrets: []webhook.Secret{{Value: secret, CreatedAt: now}}, CreatedAt: now, UpdatedAt: now}, Version: 1}
+	if e.Events == nil {
+		e.Events = []string{}
+	}
+	if err := s.checkEndpoint(&e.Endpoint); err != nil {
+		return nil, "", err
+	}
+	if err := wq(s.store).InsertEndpoint(ctx, e); err != nil {
+		return nil, "", err
+	}
+	return e, secret, nil
+}
+
+// GetWebhookEndpoint returns one of the partner's endpoints.
+func (s *Service) GetWebhookEndpoint(ctx context.Context, partnerID, id string) (*WebhookEndpoint, error) {
+	if err := checkPartner(partnerID); err != nil {
+		return nil, err
+	}
+	return wq(s.store).GetEndpoint(ctx, partnerID, id)
+}
+
+// ListWebhookEndpoints pages through the partner's endpoints, oldest first.
+func (s *Service) ListWebhookEndpoints(ctx context.Context, partnerID string, p ListEndpointsParams) (*EndpointPage, error) {
+	if err := checkPartner(partnerID); err != nil {
+		return nil, err
+	}
+	ve := &ValidationError{}
+	limit := checkLimit(ve, p.Limit)
+	if err := ve.orNil(); err != nil {
+		return nil, err
+	}
+	p.Limit = limit + 1
+	list, err := wq(s.store).ListEndpoints(ctx, partnerID, p)
+	if err != nil {
+		return nil, err
+	}
+	page := &EndpointPage{Data: list, HasMore: len(list) > limit}
+	if page.HasMore {
+		page.Data = list[:limit]
+	}
+	if page.Data == nil {
+		page.Data = []*WebhookEndpoint{}
+	}
+	return page, nil
+}
+
+// mutateEndpoint applies fn to a fresh read of an endpoint and saves it (compare-and-set,
+// retried on a lost race).
+func (s *Service) mutateEndpoint(ctx context.Context, partnerID, id string, fn func(e *WebhookEndpoint) error) (*WebhookEndpoint, error) {
+	if err := checkPartner(partnerID); err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		e, err := wq(s.store).GetEndpoint(ctx, partnerID, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := fn(e); err != nil {
+			return nil, err
+		}
+		e.UpdatedAt = s.clock()
+		err = wq(s.store).UpdateEndpoint(ctx, e)
+		if errors.Is(err, ErrConcurrentUpdate) && attempt < maxCASRetries {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
+}
+
+// UpdateWebhookEndpoint changes an endpoint's URL, filter, description or status.
+func (s *Service) UpdateWebhookEndpoint(ctx context.Context, partnerID, id string, p UpdateEndpointParams) (*WebhookEndpoint, error) {
+	return s.mutateEndpoint(ctx, partnerID, id, func(e *WebhookEndpoint) error {
+		if p.URL != nil {
+			e.URL = strings.TrimSpace(*p.URL)
+		}
+		if p.Events != nil {
+			e.Events = slices.Clone(*p.Events)
+			if e.Events == nil {
+				e.Events = []string{}
+			}
+		}
+		if p.Description != nil {
+			e.Description = strings.TrimSpace(*p.Description)
+		}
+		if p.Status != nil {
+			e.Status = *p.Status
+		}
+		return s.checkEndpoint(&e.Endpoint)
+	})
+}
+
+// DeleteWebhookEndpoint removes an endpoint. Its pending deliveries are cancelled when
+// their turn comes; the delivery log stays.
+func (s *Service) DeleteWebhookEndpoint(ctx context.Context, partnerID, id string) error {
+	if err := checkPartner(partnerID); err != nil {
+		return err
+	}
+	return wq(s.store).DeleteEndpoint(ctx, partnerID, id)
+}
+
+// RotateWebhookSecret gives an endpoint a new secret. The previous one keeps signing
+// (deliveries carry both signatures) until previousExpiresAt; expireCurrentIn is 0..24h,
+// and API callers default it to an hour.
+func (s *Service) RotateWebhookSecret(ctx context.Context, partnerID, id string, expireCurrentIn time.Duration) (secret string, previousExpiresAt time.Time, err error) {
+	if expireCurrentIn < 0 || expireCurrentIn > webhook.MaxRotationGrace {
+		return "", time.Time{}, invalid("expire_current_in", CodeInvalidValue, "must be between 0 and 86400 seconds")
+	}
+	_, err = s.mutateEndpoint(ctx, partnerID, id, func(e *WebhookEndpoint) error {
+		now := s.clock()
+		secret, err = e.Rotate(now, expireCurrentIn)
+		previousExpiresAt = now.Add(expireCurrentIn)
+		return err
+	})
+	return secret, previousExpiresAt, err
+}
+
+// ListDeliveries pages through the partner's deliveries, newest first.
+func (s *Service) ListDeliveries(ctx context.Context, partnerID string, p ListDeliveriesParams) ([]*Delivery, error) {
+	if err := checkPartner(partnerID); err != nil {
+		return nil, err
+	}
+	ve := &ValidationError{}
+	p.Limit = checkLimit(ve, p.Limit)
+	if err := ve.orNil(); err != nil {
+		return nil, err
+	}
+	return wq(s.store).ListDeliveries(ctx, partnerID, p)
+}
+
+// ListDeliveryAttempts returns the log of one delivery, oldest first.
+func (s *Service) ListDeliveryAttempts(ctx context.Context, partnerID, deliveryID string) ([]*DeliveryAttempt, error) {
+	if err := checkPartner(partnerID); err != nil {
+		return nil, err
+	}
+	if _, err := wq(s.store).GetDelivery(ctx, partnerID, deliveryID); err != nil {
+		return nil, err
+	}
+	return wq(s.store).ListDeliveryAttempts(ctx, partnerID, deliveryID)
+}
+
+// ReplayDelivery sends a dead or cancelled delivery again, with a fresh retry schedule.
+func (s *Service) ReplayDelivery(ctx context.Context, partnerID, deliveryID string) error {
+	if err := checkPartner(partnerID); err != nil {
+		return err
+	}
+	now := s.clock()
+	err := s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+		d, err := wq(q).GetDelivery(ctx, partnerID, deliveryID)
+		if err != nil {
+			return err
+		}
+		if d.Status != DeliveryDead && d.Status != DeliveryCancelled {
+			return fmt.Errorf("%w: the delivery is %s", ErrInvalidTransition, d.Status)
+		}
+		d.Status, d.NextAttemptAt, d.UpdatedAt = DeliveryPending, now, now
+		if err := wq(q).UpdateDelivery(ctx, d); err != nil {
+			return err
+		}
+		return q.InsertJob(ctx, s.deliveryJob(d, now))
+	})
+	if err == nil {
+		s.notify()
+	}
+	return err
+}
+
+func (s *Service) deliveryJob(d *Delivery, now time.Time) *Job {
+	args, _ := json.Marshal(map[string]string{"delivery_id": d.ID})
+	return &Job{ID: NewID(prefixJob), Kind: JobDeliverWebhook, PartnerID: d.PartnerID, Args: args,
+		State: JobAvailable, MaxAttempts: len(webhook.DefaultSchedule.Delays) + 1, RunAt: now, CreatedAt: now, UpdatedAt: now}
+}
+
+// publish fans one outbox event out: a delivery (and its job) per active endpoint whose
+// filter matches, written with the publish job's completion; then the broker Publisher, if
+// any.
+func (s *Service) publish(ctx context.Context, j *Job) error {
+	var args struct {
+		EventID string `json:"event_id"`
+	}
+	if err := json.Unmarshal(j.Args, &args); err != nil {
+		return permanent(err)
+	}
+	e, err := s.store.GetEvent(ctx, args.EventID)
+	if errors.Is(err, ErrNotFound) {
+		return permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	if s.publisher != nil {
+		// At least once: a failure here retries the whole job, and the broker's consumers
+		// deduplicate on the event ID.
+		if err := s.publisher.Publish(ctx, e); err != nil {
+			return err
+		}
+	}
+	now := s.clock()
+	fanned := false
+	err = s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+		fanned = false
+		after := ""
+		for {
+			eps, err := wq(q).ListEndpoints(ctx, e.PartnerID, ListEndpointsParams{Status: webhook.EndpointActive, Limit: MaxPageLimit, StartingAfter: after})
+			if err != nil {
+				return err
+			}
+			for _, ep := range eps {
+				if !ep.Matches(string(e.Type)) {
+					continue
+				}
+				d := &Delivery{ID: NewID("dlv"), PartnerID: e.PartnerID, EndpointID: ep.ID, EventID: e.ID, EventType: e.Type,
+					Status: DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+				if err := wq(q).InsertDelivery(ctx, d); err != nil {
+					return err
+				}
+				if err := q.InsertJob(ctx, s.deliveryJob(d, now)); err != nil {
+					return err
+				}
+				fanned = true
+			}
+			if len(eps) < MaxPageLimit {
+				break
+			}
+			after = eps[len(eps)-1].ID
+		}
+		return s.completeIn(ctx, q, j, now)
+	})
+	if err == nil && fanned {
+		s.notify()
+	}
+	return err
+}
+
+// deliver makes one attempt at a delivery and records it in the log, with the job's
+// completion or rescheduling in the same transaction.
+func (s *Service) deliver(ctx context.Context, j *Job) error {
+	var args struct {
+		DeliveryID string `json:"delivery_id"`
+	}
+	if err := json.Unmarshal(j.Args, &args); err != nil {
+		return permanent(err)
+	}
+	d, err := wq(s.store).GetDelivery(ctx, j.PartnerID, args.DeliveryID)
+	if errors.Is(err, ErrNotFound) {
+		return permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	if d.Status != DeliveryPending {
+		return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
+	}
+	ep, err := wq(s.store).GetEndpoint(ctx, d.PartnerID, d.EndpointID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if ep == nil || ep.Status != webhook.EndpointActive {
+		return s.finishDelivery(ctx, j, d, DeliveryCancelled, nil, time.Time{})
+	}
+	e, err := s.store.GetEvent(ctx, d.EventID)
+	if err != nil {
+		return err
+	}
+	payload, err := json.Marshal(webhook.Event{ID: e.ID, Type: string(e.Type), APIVersion: APIVersion, CreatedAt: e.CreatedAt,
+		DeliveryID: d.ID, Timestamp: e.CreatedAt, Data: e.Data})
+	if err != nil {
+		return permanent(err)
+	}
+	now := s.clock()
+	res := s.sender.Send(ctx, webhook.Delivery{URL: ep.URL, Secrets: ep.ActiveSecrets(now), MsgID: e.ID,
+		Timestamp: now, Payload: payload, EventType: string(e.Type)})
+	attempt := &DeliveryAttempt{ID: NewID("dla"), PartnerID: d.PartnerID, DeliveryID: d.ID, Attempt: d.Attempts + 1,
+		StatusCode: res.StatusCode, Latency: res.Latency, Response: res.Response, CreatedAt: s.clock()}
+	if res.Err != nil {
+		attempt.Error = res.Err.Error()
+	}
+	switch {
+	case res.Delivered:
+		return s.finishDelivery(ctx, j, d, DeliveryDelivered, attempt, time.Time{})
+	case res.Disable:
+		// 410 Gone: the receiver asks us to stop. Disable the endpoint (with the attempt).
+		if _, err := s.mutateEndpoint(ctx, ep.PartnerID, ep.ID, func(e *WebhookEndpoint) error {
+			e.Status = webhook.EndpointDisabled
+			return nil
+		}); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return s.finishDelivery(ctx, j, d, DeliveryCancelled, attempt, time.Time{})
+	case res.Permanent:
+		return s.finishDelivery(ctx, j, d, DeliveryDead, attempt, time.Time{})
+	}
+	delay, ok := webhook.DefaultSchedule.Next(attempt.Attempt, res.RetryAfter, s.rand())
+	if !ok {
+		return s.finishDelivery(ctx, j, d, DeliveryDead, attempt, time.Time{})
+	}
+	return s.finishDelivery(ctx, j, d, DeliveryPending, attempt, s.clock().Add(delay))
+}
+
+func (s *Service) rand() *rand.Rand {
+	return rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+}
+
+// finishDelivery records an attempt (if any) and the delivery's new state, and completes
+// or reschedules the job, in one transaction.
+func (s *Service) finishDelivery(ctx context.Context, j *Job, d *Delivery, st DeliveryStatus, a *DeliveryAttempt, retryAt time.Time) error {
+	now := s.clock()
+	return s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+		d.Status, d.UpdatedAt, d.NextAttemptAt = st, now, retryAt
+		if a != nil {
+			d.Attempts = a.Attempt
+			d.LastStatusCode, d.LastError = a.StatusCode, a.Error
+			if err := wq(q).InsertDeliveryAttempt(ctx, a); err != nil {
+				return err
+			}
+		}
+		if st == DeliveryDelivered {
+			d.DeliveredAt = now
+		}
+		if err := wq(q).UpdateDelivery(ctx, d); err != nil {
+			return err
+		}
+		switch st {
+		case DeliveryPending:
+			return q.FailJob(ctx, j.ID, s.workerID, now, JobFailure{Error: d.LastError, RetryAt: retryAt})
+		case DeliveryDead:
+			return q.FailJob(ctx, j.ID, s.workerID, now, JobFailure{Error: d.LastError, Dead: true})
+		}
+		return s.completeIn(ctx, q, j, now)
+	})
+}

@@ -1,0 +1,299 @@
+package onboarding_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/scoring"
+	"github.com/onboardkit/onboarding/webhook"
+)
+
+// receiver is a partner's webhook endpoint: a real HTTP server that verifies what it gets.
+type receiver struct {
+	t        *testing.T
+	srv      *httptest.Server
+	verifier *webhook.Verifier
+	mu       sync.Mutex
+	fail     int // answer this status to the next requests...
+	failN    int // ...this many times
+	got      []webhook.Event
+	sigs     []string
+}
+
+func newReceiver(t *testing.T, clock func() time.Time) *receiver {
+	r := &receiver{t: t, verifier: &webhook.Verifier{NowFunc: clock}}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+		require.NoError(t, err)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.failN > 0 {
+			r.failN--
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(r.fail)
+			return
+		}
+		ev, err := r.verifier.Unwrap(body, req.Header)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.got = append(r.got, ev)
+		r.sigs = append(r.sigs, req.Header.Get("webhook-signature"))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) events() []webhook.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]webhook.Event(nil), r.got...)
+}
+
+func (r *receiver) types() []string {
+	var out []string
+	for _, e := range r.events() {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+func webhookSetup(t *testing.T) (*bundle, *receiver) {
+	b := setup(t, &onboarding.Options{Scorer: scoring.Sandbox{}, AllowPrivateWebhooks: true})
+	return b, newReceiver(t, b.clock.Now)
+}
+
+func TestWebhookDelivery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, rcv := webhookSetup(t)
+	ep, secret, err := b.svc.CreateWebhookEndpoint(ctx, "p1", onboarding.CreateEndpointParams{URL: rcv.srv.URL, Description: "erp"})
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(ep.ID, "we_"))
+	assert.True(t, strings.HasPrefix(secret, "whsec_"))
+	rcv.verifier.Secrets = []string{secret}
+
+	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"customer.created", "credit_offer.available"}, rcv.types())
+
+	var offer map[string]any
+	for _, e := range rcv.events() {
+		assert.True(t, strings.HasPrefix(e.ID, "evt_"))
+		assert.True(t, strings.HasPrefix(e.DeliveryID, "dlv_"))
+		assert.Equal(t, onboarding.APIVersion, e.APIVersion)
+		if e.Type == "credit_offer.available" {
+			require.NoError(t, e.Decode(&offer))
+		}
+	}
+	assert.Equal(t, c.ID, offer["customer_id"])
+	assert.Equal(t, c.ExternalID, offer["external_id"])
+	assert.Equal(t, "available", offer["status"])
+	assert.Regexp(t, `^\d+\.\d\d$`, offer["approved_amount"])
+
+	deliveries, err := b.svc.ListDeliveries(ctx, "p1", onboarding.ListDeliveriesParams{EndpointID: ep.ID})
+	require.NoError(t, err)
+	require.Len(t, deliveries, 2)
+	for _, d := range deliveries {
+		assert.Equal(t, onboarding.DeliveryDelivered, d.Status)
+		assert.Equal(t, 1, d.Attempts)
+		log, err := b.svc.ListDeliveryAttempts(ctx, "p1", d.ID)
+		require.NoError(t, err)
+		require.Len(t, log, 1)
+		assert.Equal(t, http.StatusNoContent, log[0].StatusCode)
+	}
+	_, err = b.svc.ListDeliveryAttempts(ctx, "p2", deliveries[0].ID)
+	assert.ErrorIs(t, err, onboarding.ErrNotFound)
+}
+
+func TestWebhookRetriesUntilDelivered(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, rcv := webhookSetup(t)
+	_, secret, err := b.svc.CreateWebhookEndpoint(ctx, "p1", onboarding.CreateEndpointParams{URL: rcv.srv.URL, Events: []string{"customer.created"}})
+	require.NoError(t, err)
+	rcv.verifier.Secrets = []string{secret}
+	rcv.fail, rcv.failN = http.StatusInternalServerError, 3
+
+	_, _, err = b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	for range 4 {
+		_, err := b.svc.Work(ctx)
+		require.NoError(t, err)
+		b.clock.now = b.clock.now.Add(3 * time.Hour) // past the next backoff
+	}
+	assert.Equal(t, []string{"customer.created"}, rcv.types(), "delivered once, after the failures; the filter kept the offer out")
+	ds, err := b.svc.ListDeliveries(ctx, "p1", onboarding.ListDeliveriesParams{})
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	assert.Equal(t, onboarding.DeliveryDelivered, ds[0].Status)
+	log, err := b.svc.ListDeliveryAttempts(ctx, "p1", ds[0].ID)
+	require.NoError(t, err)
+	var codes []int
+	for _, a := range log {
+		codes = append(codes, a.StatusCode)
+	}
+	assert.Equal(t, []int{500, 500, 500, 204}, codes)
+}
+
+func TestWebhookGoneDisablesEndpoint(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, rcv := webhookSetup(t)
+	ep, _, err := b.svc.CreateWebhookEndpoint(ctx, "p1", onboarding.CreateEndpointParams{URL: rcv.srv.URL})
+	require.NoError(t, err)
+	rcv.fail, rcv.failN = http.StatusGone, 100
+	_, _, err = b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	got, err := b.svc.GetWebhookEndpoint(ctx, "p1", ep.ID)
+	require.NoError(t, err)
+	assert.Equal(t, webhook.EndpointDisabled, got.Status)
+	ds, err := b.svc.ListDeliveries(ctx, "p1", onboarding.ListDeliveriesParams{})
+	require.NoError(t, err)
+	for _, d := range ds {
+		assert.Equal(t, onboarding.DeliveryCancelled, d.Status)
+	}
+	// Re-enabled and replayed, the events arrive.
+	active := webhook.EndpointActive
+	_, err = b.svc.UpdateWebhookEndpoint(ctx, "p1", ep.ID, onboarding.UpdateEndpointParams{Status: &active})
+	require.NoError(t, err)
+	rcv.failN = 0
+	rcv.verifier.Secrets = got.ActiveSecrets(b.clock.now)
+	for _, d := range ds {
+		require.NoError(t, b.svc.ReplayDelivery(ctx, "p1", d.ID))
+	}
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	assert.Len(t, rcv.events(), len(ds))
+}
+
+func TestWebhookDeadAndReplay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, rcv := webhookSetup(t)
+	_, secret, err := b.svc.CreateWebhookEndpoint(ctx, "p1", onboarding.CreateEndpointParams{URL: rcv.srv.URL, Events: []string{"customer.*"}})
+	require.NoError(t, err)
+	rcv.verifier.Secrets = []string{secret}
+	rcv.fail, rcv.failN = http.StatusServiceUnavailable, 1000
+	_, _, err = b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	for range 12 {
+		_, err := b.svc.Work(ctx)
+		require.NoError(t, err)
+		b.clock.now = b.clock.now.Add(13 * time.Hour)
+	}
+	ds, err := b.svc.ListDeliveries(ctx, "p1", onboarding.ListDeliveriesParams{})
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	assert.Equal(t, onboarding.DeliveryDead, ds[0].Status)
+	assert.Equal(t, len(webhook.DefaultSchedule.Delays)+1, ds[0].Attempts)
+	assert.Empty(t, rcv.events())
+
+	rcv.mu.Lock()
+	rcv.failN = 0
+	rcv.mu.Unlock()
+	require.NoError(t, b.svc.ReplayDelivery(ctx, "p1", ds[0].ID))
+	assert.ErrorIs(t, b.svc.ReplayDelivery(ctx, "p1", ds[0].ID), onboarding.ErrInvalidTransition)
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"customer.created"}, rcv.types())
+}
+
+func TestWebhookRotation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, rcv := webhookSetup(t)
+	ep, oldSecret, err := b.svc.CreateWebhookEndpoint(ctx, "p1", onboarding.CreateEndpointParams{URL: rcv.srv.URL, Events: []string{"customer.created"}})
+	require.NoError(t, err)
+	newSecret, expires, err := b.svc.RotateWebhookSecret(ctx, "p1", ep.ID, time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, b.clock.now.Add(time.Hour), expires)
+	assert.NotEqual(t, oldSecret, newSecret)
+
+	// A receiver that knows only the old secret still verifies during the grace period,
+	// and one that knows only the new secret does too: both signatures are sent.
+	rcv.verifier.Secrets = []string{oldSecret}
+	_, _, err = b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	require.Len(t, rcv.events(), 1)
+	assert.Len(t, strings.Fields(rcv.sigs[0]), 2)
+
+	b.clock.now = b.clock.now.Add(2 * time.Hour)
+	rcv.verifier.Secrets = []string{newSecret}
+	_, _, err = b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	require.Len(t, rcv.events(), 2)
+	assert.Len(t, strings.Fields(rcv.sigs[1]), 1, "after the grace period only the new secret signs")
+
+	_, _, err = b.svc.RotateWebhookSecret(ctx, "p1", ep.ID, 25*time.Hour)
+	assert.ErrorIs(t, err, onboarding.ErrInvalidInput)
+	_, _, err = b.svc.RotateWebhookSecret(ctx, "p2", ep.ID, time.Hour)
+	assert.ErrorIs(t, err, onboarding.ErrNotFound)
+}
+
+func TestWebhookEndpointCRUD(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, nil) // production defaults: https only, no private addresses
+	for _, bad := range []onboarding.CreateEndpointParams{
+		{URL: "http://example.com/hook"},
+		{URL: "https://127.0.0.1/hook"},
+		{URL: "https://user:pw@example.com/hook"},
+		{URL: "not a url"},
+		{URL: "https://example.com/hook", Events: []string{"customer.actve"}},
+		{URL: "https://example.com/hook", Description: strings.Repeat("x", 501)},
+	} {
+		_, _, err := b.svc.CreateWebhookEndpoint(ctx, "p1", bad)
+		assert.ErrorIs(t, err, onboarding.ErrInvalidInput, "%+v", bad)
+	}
+	var ids []string
+	for i := range 3 {
+		ep, _, err := b.svc.CreateWebhookEndpoint(ctx, "p1", onboarding.CreateEndpointParams{
+			URL: "https://hooks.example.com/" + string(rune('a'+i)), Events: []string{"credit_offer.*"}})
+		require.NoError(t, err)
+		ids = append(ids, ep.ID)
+	}
+	page, err := b.svc.ListWebhookEndpoints(ctx, "p1", onboarding.ListEndpointsParams{Limit: 2})
+	require.NoError(t, err)
+	assert.True(t, page.HasMore)
+	assert.Equal(t, ids[:2], []string{page.Data[0].ID, page.Data[1].ID})
+	page, err = b.svc.ListWebhookEndpoints(ctx, "p2", onboarding.ListEndpointsParams{})
+	require.NoError(t, err)
+	assert.Empty(t, page.Data)
+
+	desc, events := "renamed", []string{"*"}
+	ep, err := b.svc.UpdateWebhookEndpoint(ctx, "p1", ids[0], onboarding.UpdateEndpointParams{Description: &desc, Events: &events})
+	require.NoError(t, err)
+	assert.Equal(t, "renamed", ep.Description)
+	assert.Equal(t, []string{"*"}, ep.Events)
+	badStatus := webhook.EndpointStatus("paused")
+	_, err = b.svc.UpdateWebhookEndpoint(ctx, "p1", ids[0], onboarding.UpdateEndpointParams{Status: &badStatus})
+	assert.ErrorIs(t, err, onboarding.ErrInvalidInput)
+	_, err = b.svc.UpdateWebhookEndpoint(ctx, "p2", ids[0], onboarding.UpdateEndpointParams{Description: &desc})
+	assert.ErrorIs(t, err, onboarding.ErrNotFound)
+
+	assert.ErrorIs(t, b.svc.DeleteWebhookEndpoint(ctx, "p2", ids[1]), onboarding.ErrNotFound)
+	require.NoError(t, b.svc.DeleteWebhookEndpoint(ctx, "p1", ids[1]))
+	_, err = b.svc.GetWebhookEndpoint(ctx, "p1", ids[1])
+	assert.ErrorIs(t, err, onboarding.ErrNotFound)
+}
