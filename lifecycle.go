@@ -380,6 +380,11 @@ func (s *Service) UploadDocument(ctx context.Context, partnerID, customerID stri
 		r.Status, r.Message, r.UploadedAt, r.Submitted = RequirementSubmitted, nil, &uploaded, sub
 		t.kycChanged = true
 		result = doc
+		if s.wantsReview(docType) {
+			if err := t.q.InsertJob(ctx, s.reviewJob(doc, t.c)); err != nil {
+				return err
+			}
+		}
 		return t.settle(ctx)
 	})
 	if err != nil || result != doc {
@@ -511,13 +516,20 @@ func (s *Service) ReviewDocument(ctx context.Context, partnerID, documentID stri
 	default:
 		return nil, invalid("decision", CodeInvalidValue, "must be approve or reject")
 	}
-	doc, err := s.store.GetDocument(ctx, partnerID, documentID)
-	if err != nil {
-		return nil, err
-	}
 	actor := "reviewer"
 	if p.Reviewer != "" {
 		actor = "reviewer:" + p.Reviewer
+	}
+	return s.reviewDocument(ctx, partnerID, documentID, p, actor, nil)
+}
+
+// reviewDocument applies a validated verdict; also, when set, runs in its transaction
+// (an automated review completes its job there).
+func (s *Service) reviewDocument(ctx context.Context, partnerID, documentID string, p ReviewParams, actor string,
+	also func(ctx context.Context, t *customerTx) error) (*Document, error) {
+	doc, err := s.store.GetDocument(ctx, partnerID, documentID)
+	if err != nil {
+		return nil, err
 	}
 	var out *Document
 	_, err = s.mutate(ctx, partnerID, doc.CustomerID, actor, func(ctx context.Context, t *customerTx) error {
@@ -548,7 +560,13 @@ func (s *Service) ReviewDocument(ctx context.Context, partnerID, documentID stri
 		}
 		t.kycChanged = true
 		out = d
-		return t.settle(ctx)
+		if err := t.settle(ctx); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(ctx, t)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

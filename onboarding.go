@@ -36,6 +36,12 @@ type Options struct {
 	// that has one: there is deliberately no default that approves credit.
 	// scoring.Sandbox{} is the deterministic scorer for sandboxes and tests.
 	Scorer scoring.Scorer
+	// Reviewer judges uploaded documents in the background. When nil, documents wait
+	// for ReviewDocument (the back office). SandboxReviewer approves.
+	Reviewer Reviewer
+	// Biometrics judges selfies in the background (before the Reviewer, which then does
+	// not see them). SandboxBiometrics passes.
+	Biometrics Biometrics
 	// Publisher relays outbox events to a broker as well as to the webhook endpoints.
 	Publisher Publisher
 	// WebhookSender delivers webhooks. Default: webhook.NewHTTPSender, refusing private
@@ -68,14 +74,16 @@ type Service struct {
 	blobs    BlobStore
 	uploads  UploadRules
 
-	scorer    scoring.Scorer
-	publisher Publisher
-	sender    webhook.Sender
-	workers   int
-	poll      time.Duration
-	lease     time.Duration
-	workerID  string
-	wake      chan struct{}
+	scorer     scoring.Scorer
+	publisher  Publisher
+	reviewer   Reviewer
+	biometrics Biometrics
+	sender     webhook.Sender
+	workers    int
+	poll       time.Duration
+	lease      time.Duration
+	workerID   string
+	wake       chan struct{}
 
 	allowPrivateWebhooks bool
 }
@@ -92,7 +100,8 @@ func New(store Store, opts *Options) *Service {
 		registry: opts.Registry, blobs: opts.Blobs, uploads: opts.Uploads,
 		scorer: opts.Scorer, publisher: opts.Publisher, workers: opts.Workers, poll: opts.PollInterval,
 		lease: opts.JobLease, workerID: opts.WorkerID, wake: make(chan struct{}, 1),
-		sender: opts.WebhookSender, allowPrivateWebhooks: opts.AllowPrivateWebhooks}
+		sender: opts.WebhookSender, allowPrivateWebhooks: opts.AllowPrivateWebhooks,
+		reviewer: opts.Reviewer, biometrics: opts.Biometrics}
 	if s.sender == nil {
 		s.sender = webhook.NewHTTPSender(&webhook.HTTPOptions{NowFunc: s.now,
 			AllowPrivate: opts.AllowPrivateWebhooks, AllowInsecure: opts.AllowPrivateWebhooks})

@@ -1,0 +1,186 @@
+package onboarding
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// JobReviewDocument has an automated Reviewer (or Biometrics, for a selfie) judge a
+// submitted document; enqueued with the upload when either plugin is configured.
+const JobReviewDocument JobKind = "review_document"
+
+// VerdictDecision is an automated reviewer's answer.
+type VerdictDecision string
+
+// The verdict decisions.
+const (
+	// VerdictApprove accepts the document.
+	VerdictApprove VerdictDecision = "approve"
+	// VerdictReject sends the item back to the customer with Reason.
+	VerdictReject VerdictDecision = "reject"
+	// VerdictDeny refuses the customer for good (fraud, sanctions).
+	VerdictDeny VerdictDecision = "deny"
+	// VerdictManual leaves the document to the back office (ReviewDocument).
+	VerdictManual VerdictDecision = "manual"
+)
+
+// Verdict is what a Reviewer or Biometrics provider decided.
+type Verdict struct {
+	Decision VerdictDecision
+	// Reason is shown to the customer on a rejection and recorded in the history.
+	Reason string
+	// Score is the provider's confidence, 0..1000 (integers keep it exact); 0 if none.
+	Score int
+	// Provider names who decided, for the history ("acme-idv", "sandbox").
+	Provider string
+}
+
+// ReviewInput is what a reviewer sees: the customer, the item, the document's metadata and
+// a way to read its bytes (verified against the stored SHA-256 where the BlobStore can).
+type ReviewInput struct {
+	Customer    *Customer
+	Requirement Requirement
+	Document    *Document
+	// Open streams the document's bytes.
+	Open func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// Reviewer judges submitted documents automatically (an identity-verification or
+// document-analysis provider). Errors are retried with backoff; the manual back-office
+// call (ReviewDocument) stays available whatever the Reviewer does.
+type Reviewer interface {
+	Review(ctx context.Context, in ReviewInput) (Verdict, error)
+}
+
+// Biometrics checks selfies (liveness, face match against the identity document).
+type Biometrics interface {
+	// CheckSelfie judges an uploaded selfie.
+	CheckSelfie(ctx context.Context, in ReviewInput) (Verdict, error)
+}
+
+// SandboxReviewer approves every document, except that a file name containing
+// "sandbox-reject" is rejected and one containing "sandbox-deny" denies the customer, so
+// partners can exercise every path.
+type SandboxReviewer struct{}
+
+// Review implements Reviewer.
+func (SandboxReviewer) Review(_ context.Context, in ReviewInput) (Verdict, error) {
+	return sandboxVerdict(in.Document.Filename, 900), nil
+}
+
+// SandboxBiometrics passes every selfie with a score of 990, with the same file-name magic
+// as SandboxReviewer.
+type SandboxBiometrics struct{}
+
+// CheckSelfie implements Biometrics.
+func (SandboxBiometrics) CheckSelfie(_ context.Context, in ReviewInput) (Verdict, error) {
+	return sandboxVerdict(in.Document.Filename, 990), nil
+}
+
+func sandboxVerdict(filename string, score int) Verdict {
+	name := strings.ToLower(filename)
+	switch {
+	case strings.Contains(name, "sandbox-deny"):
+		return Verdict{Decision: VerdictDeny, Reason: "sandbox: denied by file name", Provider: "sandbox"}
+	case strings.Contains(name, "sandbox-reject"):
+		return Verdict{Decision: VerdictReject, Reason: "sandbox: the document is not legible", Score: score / 3, Provider: "sandbox"}
+	}
+	return Verdict{Decision: VerdictApprove, Score: score, Provider: "sandbox"}
+}
+
+// wantsReview reports whether uploads of type t get an automated review job.
+func (s *Service) wantsReview(t DocumentType) bool {
+	if t == DocSelfie && s.biometrics != nil {
+		return true
+	}
+	return s.reviewer != nil
+}
+
+// reviewJob is the automated review of a document.
+func (s *Service) reviewJob(d *Document, c *Customer) *Job {
+	j := s.newJob(JobReviewDocument, c, d.CreatedAt)
+	j.Args, _ = json.Marshal(map[string]string{"document_id": d.ID})
+	return j
+}
+
+// runReview asks the Reviewer (or Biometrics) about a document and applies the verdict
+// with the job's completion.
+func (s *Service) runReview(ctx context.Context, j *Job) error {
+	var args struct {
+		DocumentID string `json:"document_id"`
+	}
+	if err := json.Unmarshal(j.Args, &args); err != nil {
+		return permanent(err)
+	}
+	d, err := s.store.GetDocument(ctx, j.PartnerID, args.DocumentID)
+	if errors.Is(err, ErrNotFound) {
+		return permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	c, err := s.store.GetCustomer(ctx, d.PartnerID, d.CustomerID)
+	if err != nil {
+		return err
+	}
+	r := c.Requirement(d.RequirementID)
+	if d.Status != DocumentSubmitted || r == nil || r.Submitted == nil || r.Submitted.DocumentID != d.ID ||
+		(c.Status != StatusPendingKYC && c.Status != StatusUnderReview) {
+		return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock()) // nothing left to judge
+	}
+	in := ReviewInput{Customer: c, Requirement: *r, Document: d, Open: func(ctx context.Context) (io.ReadCloser, error) {
+		rc, _, err := s.OpenDocument(ctx, d.PartnerID, d.ID)
+		return rc, err
+	}}
+	var v Verdict
+	if d.Type == DocSelfie && s.biometrics != nil {
+		v, err = s.biometrics.CheckSelfie(ctx, in)
+	} else if s.reviewer != nil {
+		v, err = s.reviewer.Review(ctx, in)
+	} else {
+		v = Verdict{Decision: VerdictManual}
+	}
+	if err != nil {
+		return fmt.Errorf("reviewer: %w", err)
+	}
+	actor := "reviewer:" + v.Provider
+	if v.Provider == "" {
+		actor = "reviewer:automated"
+	}
+	complete := func(ctx context.Context, t *customerTx) error { return s.completeIn(ctx, t.q, j, t.now) }
+	switch v.Decision {
+	case VerdictApprove, VerdictReject:
+		p := ReviewParams{Decision: ReviewApprove}
+		if v.Decision == VerdictReject {
+			p = ReviewParams{Decision: ReviewReject, Reason: v.Reason}
+			if strings.TrimSpace(p.Reason) == "" {
+				p.Reason = "rejected by " + actor
+			}
+		}
+		_, err = s.reviewDocument(ctx, d.PartnerID, d.ID, p, actor, complete)
+	case VerdictDeny:
+		reason := v.Reason
+		if strings.TrimSpace(reason) == "" {
+			reason = "denied by " + actor
+		}
+		_, err = s.mutate(ctx, d.PartnerID, d.CustomerID, actor, func(ctx context.Context, t *customerTx) error {
+			if err := t.fire(ctx, EventDeny, reason); err != nil {
+				return err
+			}
+			return complete(ctx, t)
+		})
+	case VerdictManual:
+		return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
+	default:
+		return permanent(fmt.Errorf("reviewer returned an unknown decision %q", v.Decision))
+	}
+	if errors.Is(err, ErrInvalidTransition) {
+		// A human (or a re-upload) got there first: the document no longer awaits review.
+		return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
+	}
+	return err
+}

@@ -1,0 +1,103 @@
+package onboarding_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/internal/testfiles"
+)
+
+func uploadNamed(t *testing.T, b *bundle, custID string, typ onboarding.DocumentType, name string, body []byte) *onboarding.Document {
+	t.Helper()
+	d, err := b.svc.UploadDocument(context.Background(), "p1", custID, onboarding.UploadParams{Type: typ, Filename: name, Body: bytes.NewReader(body)})
+	require.NoError(t, err)
+	return d
+}
+
+func TestAutomatedReview(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, &onboarding.Options{Reviewer: onboarding.SandboxReviewer{}, Biometrics: onboarding.SandboxBiometrics{}})
+	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	uploadNamed(t, b, c.ID, onboarding.DocCCMEI, "ccmei.pdf", testfiles.PDF("a"))
+	uploadNamed(t, b, c.ID, onboarding.DocSelfie, "me.jpg", testfiles.JPEG("a"))
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, onboarding.StatusActive, status(t, b, c.ID))
+	hist, err := b.svc.History(ctx, "p1", c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "reviewer:sandbox", hist[len(hist)-1].Actor)
+	jobs, err := b.store.ListJobs(ctx, onboarding.ListJobsParams{Kind: onboarding.JobReviewDocument, State: onboarding.JobCompleted})
+	require.NoError(t, err)
+	assert.Len(t, jobs, 2)
+}
+
+func TestAutomatedReviewRejectsAndDenies(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, &onboarding.Options{Reviewer: onboarding.SandboxReviewer{}})
+	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	uploadNamed(t, b, c.ID, onboarding.DocCCMEI, "ccmei-sandbox-reject.pdf", testfiles.PDF("a"))
+	uploadNamed(t, b, c.ID, onboarding.DocSelfie, "me.jpg", testfiles.JPEG("a"))
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	got, err := b.svc.GetCustomer(ctx, "p1", c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, onboarding.StatusPendingKYC, got.Status)
+	r := got.Requirement("req_ccmei")
+	assert.Equal(t, onboarding.RequirementRejected, r.Status)
+	assert.Equal(t, "sandbox: the document is not legible", *r.Message)
+
+	uploadNamed(t, b, c.ID, onboarding.DocCCMEI, "ccmei-sandbox-deny.pdf", testfiles.PDF("b"))
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, onboarding.StatusDenied, status(t, b, c.ID))
+}
+
+type flakyReviewer struct{ calls atomic.Int32 }
+
+func (f *flakyReviewer) Review(context.Context, onboarding.ReviewInput) (onboarding.Verdict, error) {
+	if f.calls.Add(1) == 1 {
+		return onboarding.Verdict{}, errors.New("provider timeout")
+	}
+	return onboarding.Verdict{Decision: onboarding.VerdictManual}, nil
+}
+
+func TestAutomatedReviewManualAndHumanFirst(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rev := &flakyReviewer{}
+	b := setup(t, &onboarding.Options{Reviewer: rev})
+	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	d := uploadNamed(t, b, c.ID, onboarding.DocCCMEI, "ccmei.pdf", testfiles.PDF("a"))
+	_, err = b.svc.Work(ctx) // the provider times out: retried later
+	require.NoError(t, err)
+	b.clock.now = b.clock.now.Add(time.Hour)
+	_, err = b.svc.Work(ctx) // manual: left to the back office
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, rev.calls.Load())
+	got, err := b.svc.GetDocument(ctx, "p1", d.ID)
+	require.NoError(t, err)
+	assert.Equal(t, onboarding.DocumentSubmitted, got.Status)
+
+	// A human reviews before the provider answers: the job finds nothing to do.
+	d2 := uploadNamed(t, b, c.ID, onboarding.DocSelfie, "me.png", testfiles.PNG("a"))
+	review(t, b, d2, onboarding.ReviewApprove, "")
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, rev.calls.Load())
+	dead, err := b.store.ListJobs(ctx, onboarding.ListJobsParams{State: onboarding.JobDead})
+	require.NoError(t, err)
+	assert.Empty(t, dead)
+}
