@@ -56,6 +56,26 @@ func newReceiver(t *testing.T, clock func() time.Time) *receiver {
 	return r
 }
 
+// failNext makes the next n requests answer status.
+func (r *receiver) failNext(status, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail, r.failN = status, n
+}
+
+// trust sets the secrets the receiver verifies with.
+func (r *receiver) trust(secrets ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.verifier.Secrets = secrets
+}
+
+func (r *receiver) signatures() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.sigs...)
+}
+
 func (r *receiver) events() []webhook.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -83,7 +103,7 @@ func TestWebhookDelivery(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(ep.ID, "we_"))
 	assert.True(t, strings.HasPrefix(secret, "whsec_"))
-	rcv.verifier.Secrets = []string{secret}
+	rcv.trust(secret)
 
 	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
 	require.NoError(t, err)
@@ -126,8 +146,8 @@ func TestWebhookRetriesUntilDelivered(t *testing.T) {
 	b, rcv := webhookSetup(t)
 	_, secret, err := b.svc.CreateWebhookEndpoint(ctx, "p1", onboarding.CreateEndpointParams{URL: rcv.srv.URL, Events: []string{"customer.created"}})
 	require.NoError(t, err)
-	rcv.verifier.Secrets = []string{secret}
-	rcv.fail, rcv.failN = http.StatusInternalServerError, 3
+	rcv.trust(secret)
+	rcv.failNext(http.StatusInternalServerError, 3)
 
 	_, _, err = b.svc.CreateCustomer(ctx, "p1", params(t))
 	require.NoError(t, err)
@@ -156,7 +176,7 @@ func TestWebhookGoneDisablesEndpoint(t *testing.T) {
 	b, rcv := webhookSetup(t)
 	ep, _, err := b.svc.CreateWebhookEndpoint(ctx, "p1", onboarding.CreateEndpointParams{URL: rcv.srv.URL})
 	require.NoError(t, err)
-	rcv.fail, rcv.failN = http.StatusGone, 100
+	rcv.failNext(http.StatusGone, 100)
 	_, _, err = b.svc.CreateCustomer(ctx, "p1", params(t))
 	require.NoError(t, err)
 	_, err = b.svc.Work(ctx)
@@ -173,8 +193,8 @@ func TestWebhookGoneDisablesEndpoint(t *testing.T) {
 	active := webhook.EndpointActive
 	_, err = b.svc.UpdateWebhookEndpoint(ctx, "p1", ep.ID, onboarding.UpdateEndpointParams{Status: &active})
 	require.NoError(t, err)
-	rcv.failN = 0
-	rcv.verifier.Secrets = got.ActiveSecrets(b.clock.now)
+	rcv.failNext(0, 0)
+	rcv.trust(got.ActiveSecrets(b.clock.now)...)
 	for _, d := range ds {
 		require.NoError(t, b.svc.ReplayDelivery(ctx, "p1", d.ID))
 	}
@@ -189,8 +209,8 @@ func TestWebhookDeadAndReplay(t *testing.T) {
 	b, rcv := webhookSetup(t)
 	_, secret, err := b.svc.CreateWebhookEndpoint(ctx, "p1", onboarding.CreateEndpointParams{URL: rcv.srv.URL, Events: []string{"customer.*"}})
 	require.NoError(t, err)
-	rcv.verifier.Secrets = []string{secret}
-	rcv.fail, rcv.failN = http.StatusServiceUnavailable, 1000
+	rcv.trust(secret)
+	rcv.failNext(http.StatusServiceUnavailable, 1000)
 	_, _, err = b.svc.CreateCustomer(ctx, "p1", params(t))
 	require.NoError(t, err)
 	for range 12 {
@@ -205,9 +225,7 @@ func TestWebhookDeadAndReplay(t *testing.T) {
 	assert.Equal(t, len(webhook.DefaultSchedule.Delays)+1, ds[0].Attempts)
 	assert.Empty(t, rcv.events())
 
-	rcv.mu.Lock()
-	rcv.failN = 0
-	rcv.mu.Unlock()
+	rcv.failNext(0, 0)
 	require.NoError(t, b.svc.ReplayDelivery(ctx, "p1", ds[0].ID))
 	assert.ErrorIs(t, b.svc.ReplayDelivery(ctx, "p1", ds[0].ID), onboarding.ErrInvalidTransition)
 	_, err = b.svc.Work(ctx)
@@ -228,22 +246,22 @@ func TestWebhookRotation(t *testing.T) {
 
 	// A receiver that knows only the old secret still verifies during the grace period,
 	// and one that knows only the new secret does too: both signatures are sent.
-	rcv.verifier.Secrets = []string{oldSecret}
+	rcv.trust(oldSecret)
 	_, _, err = b.svc.CreateCustomer(ctx, "p1", params(t))
 	require.NoError(t, err)
 	_, err = b.svc.Work(ctx)
 	require.NoError(t, err)
 	require.Len(t, rcv.events(), 1)
-	assert.Len(t, strings.Fields(rcv.sigs[0]), 2)
+	assert.Len(t, strings.Fields(rcv.signatures()[0]), 2)
 
 	b.clock.now = b.clock.now.Add(2 * time.Hour)
-	rcv.verifier.Secrets = []string{newSecret}
+	rcv.trust(newSecret)
 	_, _, err = b.svc.CreateCustomer(ctx, "p1", params(t))
 	require.NoError(t, err)
 	_, err = b.svc.Work(ctx)
 	require.NoError(t, err)
 	require.Len(t, rcv.events(), 2)
-	assert.Len(t, strings.Fields(rcv.sigs[1]), 1, "after the grace period only the new secret signs")
+	assert.Len(t, strings.Fields(rcv.signatures()[1]), 1, "after the grace period only the new secret signs")
 
 	_, _, err = b.svc.RotateWebhookSecret(ctx, "p1", ep.ID, 25*time.Hour)
 	assert.ErrorIs(t, err, onboarding.ErrInvalidInput)
