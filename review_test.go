@@ -83,7 +83,7 @@ func TestAutomatedReviewManualAndHumanFirst(t *testing.T) {
 	d := uploadNamed(t, b, c.ID, onboarding.DocCCMEI, "ccmei.pdf", testfiles.PDF("a"))
 	_, err = b.svc.Work(ctx) // the provider times out: retried later
 	require.NoError(t, err)
-	b.clock.now = b.clock.now.Add(time.Hour)
+	b.clock.Add(time.Hour)
 	_, err = b.svc.Work(ctx) // manual: left to the back office
 	require.NoError(t, err)
 	assert.EqualValues(t, 2, rev.calls.Load())

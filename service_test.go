@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,9 +31,29 @@ type bundle struct {
 	clock *fakeClock
 }
 
-type fakeClock struct{ now time.Time }
+// fakeClock is the Service's clock in tests; HTTP handlers read it from other goroutines.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
 
-func (c *fakeClock) Now() time.Time { return c.now }
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
 
 func setup(t *testing.T, opts *onboarding.Options) *bundle {
 	t.Helper()
@@ -122,7 +143,7 @@ func TestGuideFlow(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, "cnpj", ce.Field)
 
-	b.clock.now = b.clock.now.Add(time.Minute)
+	b.clock.Add(time.Minute)
 	ccmei := upload(t, b, "p1", c.ID, onboarding.DocCCMEI, testfiles.PDF("ccmei"))
 	assert.Equal(t, onboarding.DocumentSubmitted, ccmei.Status)
 	assert.Equal(t, onboarding.FormatPDF, ccmei.ContentType)
@@ -579,12 +600,12 @@ func TestUpdateCustomer(t *testing.T) {
 	require.Equal(t, onboarding.StatusUnderReview, status(t, b, c.ID))
 
 	email, phone := "novo@example.com", "+55 21 99999-0000"
-	b.clock.now = b.clock.now.Add(time.Hour)
+	b.clock.Add(time.Hour)
 	got, err := b.svc.UpdateCustomer(ctx, "p1", c.ID, onboarding.UpdateCustomerParams{Email: &email, Phone: &phone})
 	require.NoError(t, err)
 	assert.Equal(t, "novo@example.com", got.Email)
 	assert.Equal(t, "+5521999990000", got.Phone)
-	assert.Equal(t, b.clock.now, got.UpdatedAt)
+	assert.Equal(t, b.clock.Now(), got.UpdatedAt)
 	assert.Equal(t, onboarding.StatusUnderReview, got.Status)
 
 	// A new company: its document must be sent again, so the customer goes back.

@@ -154,7 +154,7 @@ func TestWebhookRetriesUntilDelivered(t *testing.T) {
 	for range 4 {
 		_, err := b.svc.Work(ctx)
 		require.NoError(t, err)
-		b.clock.now = b.clock.now.Add(3 * time.Hour) // past the next backoff
+		b.clock.Add(3 * time.Hour) // past the next backoff
 	}
 	assert.Equal(t, []string{"customer.created"}, rcv.types(), "delivered once, after the failures; the filter kept the offer out")
 	ds, err := b.svc.ListDeliveries(ctx, "p1", onboarding.ListDeliveriesParams{})
@@ -194,7 +194,7 @@ func TestWebhookGoneDisablesEndpoint(t *testing.T) {
 	_, err = b.svc.UpdateWebhookEndpoint(ctx, "p1", ep.ID, onboarding.UpdateEndpointParams{Status: &active})
 	require.NoError(t, err)
 	rcv.failNext(0, 0)
-	rcv.trust(got.ActiveSecrets(b.clock.now)...)
+	rcv.trust(got.ActiveSecrets(b.clock.Now())...)
 	for _, d := range ds {
 		require.NoError(t, b.svc.ReplayDelivery(ctx, "p1", d.ID))
 	}
@@ -216,7 +216,7 @@ func TestWebhookDeadAndReplay(t *testing.T) {
 	for range 12 {
 		_, err := b.svc.Work(ctx)
 		require.NoError(t, err)
-		b.clock.now = b.clock.now.Add(13 * time.Hour)
+		b.clock.Add(13 * time.Hour)
 	}
 	ds, err := b.svc.ListDeliveries(ctx, "p1", onboarding.ListDeliveriesParams{})
 	require.NoError(t, err)
@@ -241,7 +241,7 @@ func TestWebhookRotation(t *testing.T) {
 	require.NoError(t, err)
 	newSecret, expires, err := b.svc.RotateWebhookSecret(ctx, "p1", ep.ID, time.Hour)
 	require.NoError(t, err)
-	assert.Equal(t, b.clock.now.Add(time.Hour), expires)
+	assert.Equal(t, b.clock.Now().Add(time.Hour), expires)
 	assert.NotEqual(t, oldSecret, newSecret)
 
 	// A receiver that knows only the old secret still verifies during the grace period,
@@ -254,7 +254,7 @@ func TestWebhookRotation(t *testing.T) {
 	require.Len(t, rcv.events(), 1)
 	assert.Len(t, strings.Fields(rcv.signatures()[0]), 2)
 
-	b.clock.now = b.clock.now.Add(2 * time.Hour)
+	b.clock.Add(2 * time.Hour)
 	rcv.trust(newSecret)
 	_, _, err = b.svc.CreateCustomer(ctx, "p1", params(t))
 	require.NoError(t, err)

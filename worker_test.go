@@ -39,7 +39,7 @@ func TestCreditAnalysisAndExpiry(t *testing.T) {
 	assert.Equal(t, onboarding.OfferAvailable, o.Status)
 	assert.Equal(t, c.ExternalID, o.ExternalID)
 	assert.Positive(t, int64(o.ApprovedAmount))
-	assert.True(t, o.ValidUntil.After(b.clock.now))
+	assert.True(t, o.ValidUntil.After(b.clock.Now()))
 	got, err := b.svc.GetCreditOffer(ctx, "p1", o.ID)
 	require.NoError(t, err)
 	assert.Equal(t, o, got)
@@ -51,7 +51,7 @@ func TestCreditAnalysisAndExpiry(t *testing.T) {
 	n, err = b.svc.Work(ctx)
 	require.NoError(t, err)
 	assert.Zero(t, n)
-	b.clock.now = o.ValidUntil
+	b.clock.Set(o.ValidUntil)
 	n, err = b.svc.Work(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 2, n, "the expiry and the publication of credit_offer.expired")
@@ -79,7 +79,7 @@ func TestCreditAnalysisRetriesAndDead(t *testing.T) {
 	for range 3 {
 		_, err := b.svc.Work(ctx)
 		require.NoError(t, err)
-		b.clock.now = b.clock.now.Add(2 * time.Hour) // past any backoff
+		b.clock.Add(2 * time.Hour) // past any backoff
 	}
 	assert.EqualValues(t, 3, calls.Load())
 	require.Len(t, offers(t, b, c.ID), 1)
