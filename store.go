@@ -141,6 +141,16 @@ func (k *IdempotencyKey) Clone() *IdempotencyKey {
 	return &c
 }
 
+// JobListener is implemented by stores that announce jobs committed by any process, such
+// as PostgreSQL with LISTEN/NOTIFY. Run listens when its Store has it, so that work
+// enqueued by another replica starts at once instead of at the next poll.
+type JobListener interface {
+	// ListenJobs returns a channel that receives a value soon after jobs are committed
+	// (signals may be coalesced). It is closed when ctx ends or the listener fails; Run
+	// then falls back to polling.
+	ListenJobs(ctx context.Context) (<-chan struct{}, error)
+}
+
 // WebhookQueries are the reads and writes of webhook endpoints and deliveries.
 type WebhookQueries interface {
 	// InsertEndpoint stores a webhook endpoint (Version 1).

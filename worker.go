@@ -83,6 +83,14 @@ func (s *Service) Run(ctx context.Context) error {
 	kinds := s.handledKinds()
 	slots := make(chan struct{}, s.workers)
 	freed := make(chan struct{}, 1)
+	var remote <-chan struct{}
+	if l, ok := s.store.(JobListener); ok {
+		ch, err := l.ListenJobs(ctx)
+		if err != nil {
+			s.log.WarnContext(ctx, "onboarding: cannot listen for jobs; polling only", "error", err)
+		}
+		remote = ch
+	}
 	for {
 		if free := s.workers - len(slots); free > 0 {
 			jobs, err := s.store.ClaimJobs(ctx, ClaimParams{Kinds: kinds, Worker: s.workerID, Limit: free,
@@ -113,6 +121,10 @@ func (s *Service) Run(ctx context.Context) error {
 			timer.Stop()
 			return nil
 		case <-s.wake:
+		case _, ok := <-remote:
+			if !ok {
+				remote = nil // the listener ended: poll
+			}
 		case <-freed:
 		case <-timer.C:
 		}
