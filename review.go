@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // JobReviewDocument has an automated Reviewer (or Biometrics, for a selfie) judge a
@@ -60,6 +61,56 @@ type Reviewer interface {
 type Biometrics interface {
 	// CheckSelfie judges an uploaded selfie.
 	CheckSelfie(ctx context.Context, in ReviewInput) (Verdict, error)
+	// StartSession opens a liveness session at the provider for the customer to follow.
+	StartSession(ctx context.Context, c *Customer) (BiometricsSession, error)
+}
+
+// BiometricsSession is a provider's liveness session for a customer.
+type BiometricsSession struct {
+	URL       string    `json:"session_url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// ErrSessionActive is returned by StartBiometricsSession while the customer's previous
+// session is still open (HTTP 409 session_already_active).
+var ErrSessionActive = errors.New("onboarding: a biometrics session is already active")
+
+// ErrNotConfigured is returned by calls that need a plugin the Service was not given.
+var ErrNotConfigured = errors.New("onboarding: not configured")
+
+// StartBiometricsSession opens a liveness session for a customer who owes a selfie. One
+// session at a time: until it expires, another call is ErrSessionActive. The open session is
+// recorded in the Store (as a reserved idempotency key), so every replica agrees.
+func (s *Service) StartBiometricsSession(ctx context.Context, partnerID, customerID string) (*BiometricsSession, error) {
+	if s.biometrics == nil {
+		return nil, fmt.Errorf("%w: no Biometrics provider", ErrNotConfigured)
+	}
+	c, err := s.GetCustomer(ctx, partnerID, customerID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == StatusDenied {
+		return nil, fmt.Errorf("%w: the customer is denied", ErrInvalidTransition)
+	}
+	sess, err := s.biometrics.StartSession(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("onboarding: biometrics: %w", err)
+	}
+	now := s.clock()
+	if !sess.ExpiresAt.After(now) {
+		return nil, fmt.Errorf("onboarding: biometrics: the provider returned an expired session")
+	}
+	body, _ := json.Marshal(sess)
+	err = s.store.InsertIdempotencyKey(ctx, &IdempotencyKey{PartnerID: partnerID, Key: "biometrics-session:" + c.ID,
+		RequestHash: "biometrics-session", Completed: true, ResponseStatus: 200, ResponseBody: body,
+		CreatedAt: now, ExpiresAt: sess.ExpiresAt.UTC().Truncate(time.Microsecond)})
+	if errors.Is(err, ErrConflict) {
+		return nil, ErrSessionActive
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &sess, nil
 }
 
 // SandboxReviewer approves every document, except that a file name containing
@@ -73,12 +124,24 @@ func (SandboxReviewer) Review(_ context.Context, in ReviewInput) (Verdict, error
 }
 
 // SandboxBiometrics passes every selfie with a score of 990, with the same file-name magic
-// as SandboxReviewer.
-type SandboxBiometrics struct{}
+// as SandboxReviewer. Its sessions last 15 minutes from NowFunc (default time.Now).
+type SandboxBiometrics struct {
+	NowFunc func() time.Time
+}
 
 // CheckSelfie implements Biometrics.
 func (SandboxBiometrics) CheckSelfie(_ context.Context, in ReviewInput) (Verdict, error) {
 	return sandboxVerdict(in.Document.Filename, 990), nil
+}
+
+// StartSession implements Biometrics: a sandbox URL valid for 15 minutes.
+func (b SandboxBiometrics) StartSession(_ context.Context, c *Customer) (BiometricsSession, error) {
+	now := time.Now
+	if b.NowFunc != nil {
+		now = b.NowFunc
+	}
+	return BiometricsSession{URL: "https://biometrics.sandbox.invalid/sessions/" + NewID("bio") + "?customer=" + c.ID,
+		ExpiresAt: now().Add(15 * time.Minute)}, nil
 }
 
 func sandboxVerdict(filename string, score int) Verdict {
