@@ -1,6 +1,7 @@
 package onboarding
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -32,6 +33,16 @@ func (v *verifyingReader) Size() int64 { return v.n }
 
 // SHA256 implements Digester.
 func (v *verifyingReader) SHA256() string { return v.sum() }
+
+// DocumentOpener is implemented by a BlobStore that can check a document's bytes against
+// its row itself (package blobstore does, decrypting first when needed). The Service
+// prefers it to Open followed by VerifyDigest.
+type DocumentOpener interface {
+	// OpenDocument streams d's bytes; a read fails with an error matching
+	// ErrDocumentCorrupted, at the latest at EOF, when they differ from d.Size and
+	// d.SHA256.
+	OpenDocument(ctx context.Context, d *Document) (io.ReadCloser, error)
+}
 
 // VerifyDigest wraps rc so that reading it checks the bytes against the expected size and
 // lowercase hex SHA-256: a read past size, or EOF with a different count or digest, returns

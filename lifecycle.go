@@ -608,13 +608,20 @@ func (s *Service) ListDocuments(ctx context.Context, partnerID, customerID strin
 	return s.store.ListDocuments(ctx, partnerID, customerID)
 }
 
-// OpenDocument streams a document's bytes for a reviewer or provider.
+// OpenDocument streams a document's bytes for a reviewer or provider, checked against the
+// size and SHA-256 recorded at upload: a mismatch is an error matching ErrDocumentCorrupted
+// at the latest at EOF, so a consumer must treat what it read as void until then.
 func (s *Service) OpenDocument(ctx context.Context, partnerID, id string) (io.ReadCloser, *Document, error) {
 	d, err := s.GetDocument(ctx, partnerID, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	rc, err := s.blobs.Open(ctx, d.Key)
+	var rc io.ReadCloser
+	if o, ok := s.blobs.(DocumentOpener); ok {
+		rc, err = o.OpenDocument(ctx, d)
+	} else if rc, err = s.blobs.Open(ctx, d.Key); err == nil {
+		rc = VerifyDigest(rc, d.Size, d.SHA256)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("onboarding: open document: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gocloud.dev/blob"
@@ -42,9 +43,14 @@ const (
 // not the document's format.
 const octetStream = "application/octet-stream"
 
-// copyBufferSize is the buffer a plain Put copies through. Large enough that fileblob's
-// write syscalls and MD5 are amortised, small enough to stay well under the 1 MiB
-// heap budget of an upload; buffers are pooled, so steady state allocates none.
+// abortGrace is how long a Put whose caller went away lets the driver notice it through
+// the stream before cancelling the write outright.
+const abortGrace = 10 * time.Second
+
+// copyBufferSize is the size of each of the two buffers a Put copies through (see
+// upload.WriteTo). Large enough that fileblob's write syscalls and goroutine hand-offs
+// are amortised, small enough that an upload holds half a MiB; buffers are pooled, so a
+// warm upload allocates none.
 const copyBufferSize = 256 << 10
 
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
@@ -77,7 +83,10 @@ type Store struct {
 	owned  bool
 }
 
-var _ onboarding.BlobStore = (*Store)(nil)
+var (
+	_ onboarding.BlobStore      = (*Store)(nil)
+	_ onboarding.DocumentOpener = (*Store)(nil)
+)
 
 // New returns a Store on bucket. The caller keeps ownership of bucket: Close does not
 // close it. opts may be nil.
@@ -139,8 +148,8 @@ type Attributes struct {
 // content type goes to the object (unless encrypted) and to its sidecar, with the size and
 // SHA-256: taken from r when it is an onboarding.Digester (the Service's verified reader),
 // computed while copying otherwise. When r or ctx fails before the end, the write is
-// aborted and nothing is left under key. Keys are written once: Put does not replace a
-// document atomically.
+// aborted and nothing is left under key: no object, no sidecar, no pending multipart
+// upload. Keys are written once: Put does not replace a document atomically.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, contentType onboarding.Format) error {
 	if err := checkKey(key); err != nil {
 		return err
@@ -167,33 +176,34 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, contentType on
 		hr := &hashingReader{r: r, h: sha256.New()}
 		r, digest = hr, hr
 	}
-
-	// Cancelling the writer's context before Close is gocloud's way to abort a write:
-	// fileblob drops its temp file, memblob discards its buffer, s3blob aborts the
-	// (multipart) upload, gcsblob cancels the resumable upload.
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w, err := s.bucket.NewWriter(wctx, key, &blob.WriterOptions{ContentType: ct, Metadata: meta})
-	if err != nil {
-		return fmt.Errorf("blobstore: write %s: %w", key, err)
-	}
 	if enc != nil {
-		err = encryptStream(w, r, enc.aead, enc.aad, chunkSize)
-	} else {
-		buf := copyBuffers.Get().(*[]byte)
-		// writerOnly hides blob.Writer's ReadFrom, which would allocate 1 MiB per call.
-		_, err = io.CopyBuffer(writerOnly{w}, r, *buf)
-		copyBuffers.Put(buf)
+		r = newEncryptReader(r, enc.aead, enc.aad, chunkSize)
 	}
-	if err == nil {
-		err = ctx.Err()
-	}
-	if err != nil {
-		cancel()
-		_ = w.Close()
-		return err
-	}
-	if err := w.Close(); err != nil {
+
+	// The writer's context outlives the caller's on purpose: the S3 driver aborts a
+	// failed multipart upload with the writer's context, and a cancelled one leaves the
+	// parts behind. A failure instead reaches the driver through the stream (see
+	// upload), and the caller's cancellation does too, at the driver's next read; a
+	// driver that does not read again within abortGrace is cut off.
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	var hardStop atomic.Pointer[time.Timer]
+	stop := context.AfterFunc(ctx, func() { hardStop.Store(time.AfterFunc(abortGrace, cancel)) })
+	defer func() {
+		stop()
+		if t := hardStop.Load(); t != nil {
+			t.Stop()
+		}
+	}()
+	up := &upload{ctx: ctx, abort: cancel, r: r}
+	err := s.bucket.Upload(wctx, key, up, &blob.WriterOptions{ContentType: ct, Metadata: meta})
+	if up.err != nil || err != nil {
+		// Drivers that commit what they had before seeing the failure (memblob) are
+		// undone here; the others have nothing to delete.
+		s.deleteQuietly(ctx, key)
+		if up.err != nil {
+			return up.err
+		}
 		return fmt.Errorf("blobstore: write %s: %w", key, err)
 	}
 
@@ -275,7 +285,7 @@ func (s *Store) Attributes(ctx context.Context, key string) (*Attributes, error)
 		return nil, err
 	}
 	ba, err := s.bucket.Attributes(ctx, key+SidecarSuffix)
-	if gcerrors.Code(err) == gcerrors.NotFound {
+	if isNotFound(err) {
 		if _, derr := s.bucket.Attributes(ctx, key); derr == nil {
 			return nil, fmt.Errorf("%w: %s has no sidecar (an interrupted upload?)", onboarding.ErrDocumentCorrupted, key)
 		}
@@ -323,7 +333,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	var errs []error
 	for _, k := range []string{key, key + SidecarSuffix} {
-		if err := s.bucket.Delete(ctx, k); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		if err := s.bucket.Delete(ctx, k); err != nil && !isNotFound(err) {
 			errs = append(errs, fmt.Errorf("blobstore: delete %s: %w", k, err))
 		}
 	}
@@ -354,7 +364,7 @@ func (s *Store) SignedURL(ctx context.Context, key string, expiry time.Duration)
 }
 
 func (s *Store) mapErr(op, key string, err error) error {
-	if gcerrors.Code(err) == gcerrors.NotFound {
+	if isNotFound(err) {
 		return fmt.Errorf("%w: blob %s", onboarding.ErrNotFound, key)
 	}
 	return fmt.Errorf("blobstore: %s %s: %w", op, key, err)
@@ -424,7 +434,100 @@ func (h *hashingReader) Read(p []byte) (int, error) {
 func (h *hashingReader) Size() int64    { return h.n }
 func (h *hashingReader) SHA256() string { return hex.EncodeToString(h.h.Sum(nil)) }
 
-type writerOnly struct{ io.Writer }
+// upload is the byte stream of one Put, as the driver pulls it. It stops at the first
+// error of the source or of the caller's context, and how it stops depends on who pulls:
+//
+//   - Read is called by drivers that upload on their own (s3blob's transfer manager):
+//     the error alone makes them abort, and they abort with the writer's context, which
+//     must therefore still be live.
+//   - WriteTo is called by blob.Writer.ReadFrom for drivers that do not (fileblob,
+//     gcsblob): the copy ends before Close, and Close commits what was written unless
+//     the writer's context is cancelled, so WriteTo cancels it before returning.
+type upload struct {
+	ctx   context.Context
+	abort context.CancelFunc
+	r     io.Reader
+	err   error
+}
+
+func (u *upload) Read(p []byte) (int, error) {
+	if u.err != nil {
+		return 0, u.err
+	}
+	if err := u.ctx.Err(); err != nil {
+		u.err = err
+		return 0, err
+	}
+	n, err := u.r.Read(p)
+	if err != nil && err != io.EOF {
+		u.err = err
+	}
+	return n, err
+}
+
+// WriteTo copies with two pooled buffers (blob.Writer.ReadFrom would allocate 1 MiB): a
+// goroutine reads the next buffer, which runs the Service's SHA-256 and the encryption,
+// while this one writes the last, which runs the driver's own work (fileblob's MD5 and
+// the write syscall). On two cores an upload costs about what the slower half costs,
+// not their sum. The goroutine has exited when WriteTo returns, so the source and its
+// digest are never touched concurrently.
+func (u *upload) WriteTo(w io.Writer) (int64, error) {
+	type chunk struct {
+		buf *[]byte
+		n   int
+		err error
+	}
+	const nbuf = 2
+	free := make(chan *[]byte, nbuf)
+	full := make(chan chunk, nbuf)
+	stop := make(chan struct{})
+	for range nbuf {
+		free <- copyBuffers.Get().(*[]byte)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(full)
+		for {
+			var buf *[]byte
+			select {
+			case <-stop:
+				return
+			case buf = <-free:
+			}
+			n, err := u.Read(*buf)
+			full <- chunk{buf, n, err} // never blocks: there are only nbuf buffers
+			if err != nil {
+				return
+			}
+		}
+	})
+	var (
+		total int64
+		err   error
+	)
+	for c := range full {
+		if c.n > 0 && err == nil {
+			m, werr := w.Write((*c.buf)[:c.n])
+			total += int64(m)
+			if werr != nil {
+				err = werr
+				close(stop)
+			}
+		}
+		if c.err != nil && c.err != io.EOF && err == nil {
+			err = c.err
+		}
+		free <- c.buf
+	}
+	wg.Wait()
+	for range nbuf {
+		copyBuffers.Put(<-free)
+	}
+	if err != nil {
+		u.abort()
+	}
+	return total, err
+}
 
 type readCloser struct {
 	io.Reader

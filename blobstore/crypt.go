@@ -68,48 +68,72 @@ func chunkNonce(nonce *[12]byte, i uint64, final bool) []byte {
 
 func aadFor(key string) []byte { return []byte(aadPrefix + key) }
 
-// encryptStream reads src to EOF and writes it to dst in the chunked format. It holds one
-// chunk (sealed in place) and never more.
-func encryptStream(dst io.Writer, src io.Reader, aead cipher.AEAD, aad []byte, size int) error {
-	buf := make([]byte, size+aead.Overhead())
-	var (
-		nonce   [12]byte
-		look    [1]byte
-		hasLook bool
-	)
-	for i := uint64(0); ; i++ {
-		start := 0
-		if hasLook {
-			buf[0], start, hasLook = look[0], 1, false
+// encryptReader reads src and yields it in the chunked format. It holds one chunk,
+// sealed in place, and never more.
+type encryptReader struct {
+	src     io.Reader
+	aead    cipher.AEAD
+	aad     []byte
+	size    int
+	buf     []byte // one chunk: plaintext, then sealed in place
+	out     []byte // sealed bytes not yet returned
+	i       uint64
+	nonce   [12]byte
+	look    [1]byte // the byte that proved a full chunk was not the last
+	hasLook bool
+	done    bool
+	err     error
+}
+
+func newEncryptReader(src io.Reader, aead cipher.AEAD, aad []byte, size int) *encryptReader {
+	return &encryptReader{src: src, aead: aead, aad: aad, size: size, buf: make([]byte, size+aead.Overhead())}
+}
+
+func (e *encryptReader) Read(p []byte) (int, error) {
+	for len(e.out) == 0 {
+		if e.err != nil {
+			return 0, e.err
 		}
-		n, err := io.ReadFull(src, buf[start:size])
-		n += start
-		final := false
-		switch err {
-		case nil:
-			// A full chunk: it is the final one only if nothing follows.
-			m, perr := io.ReadFull(src, look[:])
-			switch {
-			case m == 1:
-				hasLook = true
-			case perr == io.EOF:
-				final = true
-			default:
-				return perr
-			}
-		case io.EOF, io.ErrUnexpectedEOF:
+		if e.done {
+			return 0, io.EOF
+		}
+		e.err = e.next()
+	}
+	n := copy(p, e.out)
+	e.out = e.out[n:]
+	return n, nil
+}
+
+// next reads and seals one chunk. A chunk is final when the source ends within it or
+// right after it: one byte of lookahead tells a full last chunk from a full middle one.
+func (e *encryptReader) next() error {
+	start := 0
+	if e.hasLook {
+		e.buf[0], start, e.hasLook = e.look[0], 1, false
+	}
+	n, err := io.ReadFull(e.src, e.buf[start:e.size])
+	n += start
+	final := false
+	switch err {
+	case nil:
+		m, perr := io.ReadFull(e.src, e.look[:])
+		switch {
+		case m == 1:
+			e.hasLook = true
+		case perr == io.EOF:
 			final = true
 		default:
-			return err
+			return perr
 		}
-		sealed := aead.Seal(buf[:0], chunkNonce(&nonce, i, final), buf[:n], aad)
-		if _, err := dst.Write(sealed); err != nil {
-			return err
-		}
-		if final {
-			return nil
-		}
+	case io.EOF, io.ErrUnexpectedEOF:
+		final = true
+	default:
+		return err
 	}
+	e.out = e.aead.Seal(e.buf[:0], chunkNonce(&e.nonce, e.i, final), e.buf[:n], e.aad)
+	e.i++
+	e.done = final
+	return nil
 }
 
 // decryptReader reverses encryptStream, one authenticated chunk at a time. Any failure
