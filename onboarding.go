@@ -86,6 +86,7 @@ type Service struct {
 	wake       chan struct{}
 
 	allowPrivateWebhooks bool
+	lastSweep            time.Time // touched only by Run's loop
 }
 
 // New returns a Service over store. opts may be nil.

@@ -17,6 +17,23 @@ import (
 // JobExpireOffer expires a credit offer at its valid_until; enqueued with the offer.
 const JobExpireOffer JobKind = "expire_offer"
 
+// JobSweepBlobs removes document blobs no row references (left by a crash between the blob
+// and the row). Run enqueues one per SweepInterval; replicas share it by its ID.
+const JobSweepBlobs JobKind = "sweep_blobs"
+
+// BlobSweeper is implemented by a BlobStore that can find and delete orphaned documents
+// (package blobstore does). Sweep deletes those no row references and older than olderThan.
+type BlobSweeper interface {
+	Sweep(ctx context.Context, q Queries, olderThan time.Time) (int, error)
+}
+
+// Sweeper defaults: how often the orphan sweep runs, and how old an unreferenced blob must
+// be to count as an orphan (far longer than an upload takes).
+const (
+	DefaultSweepInterval = time.Hour
+	DefaultSweepGrace    = 24 * time.Hour
+)
+
 // Worker defaults.
 const (
 	DefaultWorkers      = 4
@@ -47,6 +64,9 @@ func (s *Service) handlers() map[JobKind]handler {
 		JobReviewDocument: s.runReview}
 	if s.scorer != nil {
 		h[JobCreditAnalysis] = s.analyse
+	}
+	if _, ok := s.blobs.(BlobSweeper); ok {
+		h[JobSweepBlobs] = s.sweep
 	}
 	return h
 }
@@ -92,6 +112,7 @@ func (s *Service) Run(ctx context.Context) error {
 		remote = ch
 	}
 	for {
+		s.scheduleSweep(ctx)
 		if free := s.workers - len(slots); free > 0 {
 			jobs, err := s.store.ClaimJobs(ctx, ClaimParams{Kinds: kinds, Worker: s.workerID, Limit: free,
 				Now: s.clock(), Lease: s.lease})
@@ -295,4 +316,36 @@ func (s *Service) expireOffer(ctx context.Context, j *Job) error {
 		s.notify()
 	}
 	return err
+}
+
+// scheduleSweep enqueues the orphan sweep of the current SweepInterval once: the job's ID
+// is derived from the interval, so replicas racing to enqueue it insert one row.
+func (s *Service) scheduleSweep(ctx context.Context) {
+	if _, ok := s.blobs.(BlobSweeper); !ok {
+		return
+	}
+	now := s.clock()
+	slot := now.Truncate(DefaultSweepInterval)
+	if !s.lastSweep.Before(slot) {
+		return
+	}
+	j := &Job{ID: fmt.Sprintf("%s_sweep_%d", prefixJob, slot.Unix()), Kind: JobSweepBlobs, Args: json.RawMessage(`{}`),
+		State: JobAvailable, MaxAttempts: 3, RunAt: now, CreatedAt: now, UpdatedAt: now}
+	if err := s.store.InsertJob(ctx, j); err != nil && !errors.Is(err, ErrConflict) {
+		s.log.WarnContext(ctx, "onboarding: schedule blob sweep", "error", err)
+		return
+	}
+	s.lastSweep = slot
+}
+
+// sweep deletes orphaned document blobs.
+func (s *Service) sweep(ctx context.Context, j *Job) error {
+	n, err := s.blobs.(BlobSweeper).Sweep(ctx, s.store, s.clock().Add(-DefaultSweepGrace))
+	if n > 0 {
+		s.log.InfoContext(ctx, "onboarding: swept orphaned document blobs", "deleted", n)
+	}
+	if err != nil {
+		return err
+	}
+	return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
 }

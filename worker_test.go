@@ -157,3 +157,41 @@ func TestWebhookCatalogue(t *testing.T) {
 		assert.Equal(t, string(e), leaf[i])
 	}
 }
+
+// sweepingBlobs is a BlobStore that counts sweeps.
+type sweepingBlobs struct {
+	*onboarding.MemoryBlobStore
+	sweeps atomic.Int32
+}
+
+func (s *sweepingBlobs) Sweep(context.Context, onboarding.Queries, time.Time) (int, error) {
+	s.sweeps.Add(1)
+	return 0, nil
+}
+
+func TestOrphanSweepIsScheduledOncePerInterval(t *testing.T) {
+	t.Parallel()
+	store := setup(t, nil).store
+	blobs := &sweepingBlobs{MemoryBlobStore: onboarding.NewMemoryBlobStore()}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 2 { // two replicas
+		svc := onboarding.New(store, &onboarding.Options{Blobs: blobs, PollInterval: 5 * time.Millisecond})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			assert.NoError(t, svc.Run(ctx))
+		}()
+	}
+	require.Eventually(t, func() bool {
+		jobs, err := store.ListJobs(context.Background(), onboarding.ListJobsParams{Kind: onboarding.JobSweepBlobs, State: onboarding.JobCompleted})
+		return err == nil && len(jobs) == 1
+	}, 10*time.Second, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	jobs, err := store.ListJobs(context.Background(), onboarding.ListJobsParams{Kind: onboarding.JobSweepBlobs})
+	require.NoError(t, err)
+	assert.Len(t, jobs, 1)
+	assert.EqualValues(t, 1, blobs.sweeps.Load())
+}
