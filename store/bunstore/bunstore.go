@@ -21,6 +21,16 @@ type Options struct {
 	// (writers then wait in busy_timeout). Ignored on PostgreSQL and inside a caller's
 	// transaction.
 	MaxConcurrentWrites int
+
+	// SynchronousJobCommits makes the Store's own ClaimJobs, CompleteJob and FailJob calls
+	// wait for their commit to be flushed to disk on PostgreSQL. By default they commit
+	// with synchronous_commit = off: a crash of the database server may then forget the
+	// last few claims or completions, which only means those jobs run again after their
+	// lease expires. Jobs run at least once in any case (a worker can also crash between a
+	// job's effect and its completion), so this costs no guarantee and saves a disk flush
+	// per job. Everything else (and these calls inside InTx or a caller's transaction)
+	// always commits synchronously.
+	SynchronousJobCommits bool
 }
 
 // Store is the onboarding.Store on a bun database. Create it with New; it is safe for
@@ -65,7 +75,7 @@ func New(db bun.IDB, opts *Options) *Store {
 		}
 		s.writers = make(chan struct{}, n)
 	}
-	s.auto = &queries{db: db, pg: s.pg}
+	s.auto = &queries{db: db, pg: s.pg, asyncJobCommits: s.pg && !s.inTx && !opts.SynchronousJobCommits}
 	return s
 }
 

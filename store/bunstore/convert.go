@@ -3,6 +3,7 @@ package bunstore
 import (
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -14,6 +15,10 @@ import (
 type queries struct {
 	db bun.IConn
 	pg bool
+	// asyncJobCommits prefixes the job-state statements with SET LOCAL synchronous_commit
+	// = off (see Options.SynchronousJobCommits). Only for autocommit statements on
+	// PostgreSQL: the two statements of one simple query form one implicit transaction.
+	asyncJobCommits bool
 }
 
 var _ onboarding.Queries = (*queries)(nil)
@@ -90,6 +95,18 @@ func (c bytesCol) Scan(src any) error {
 		return fmt.Errorf("bunstore: cannot scan %T into bytes", src)
 	}
 	return nil
+}
+
+// freeText prepares a free-text value that no validation upstream restricts (a job's last
+// error, a rejection or transition reason, an actor, a file name): a NUL byte cannot be
+// stored in PostgreSQL text (and bun refuses to format it), so it becomes U+FFFD, like
+// the invalid UTF-8 bun already replaces. A job whose error message held a NUL must still
+// be able to fail.
+func freeText(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
 // textArg passes a payload to a TEXT or json column; empty is NULL.

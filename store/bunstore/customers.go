@@ -39,23 +39,35 @@ func encodeKYC(c *onboarding.Customer) (string, error) {
 }
 
 const insertCustomerSQL = `INSERT INTO customers (id, partner_id, external_id, cpf, cnpj, tax_key, name, email, phone, trading_name, legal_nature, status, kyc, version, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
-ON CONFLICT DO NOTHING`
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`
 
-// InsertCustomer implements onboarding.Queries. A uniqueness conflict does not raise a
-// database error (ON CONFLICT DO NOTHING), so on PostgreSQL the transaction stays usable;
-// the holder of the identifier is then looked up to name the field and the existing ID.
+// insertCustomerPGSQL does not raise a unique violation, which on PostgreSQL would abort
+// the whole transaction: a conflicting row is simply not inserted.
+const insertCustomerPGSQL = insertCustomerSQL + ` ON CONFLICT DO NOTHING`
+
+// InsertCustomer implements onboarding.Queries. On a uniqueness conflict the holder of the
+// identifier is looked up to name the field and the existing ID. On PostgreSQL the insert
+// is ON CONFLICT DO NOTHING, so the conflict does not abort the caller's transaction; on
+// SQLite a failed statement never does.
 func (q *queries) InsertCustomer(ctx context.Context, c *onboarding.Customer) error {
 	kyc, err := encodeKYC(c)
 	if err != nil {
 		return err
 	}
 	taxKey := c.TaxKey()
-	res, err := q.db.ExecContext(ctx, insertCustomerSQL, c.ID, c.PartnerID, c.ExternalID, string(c.CPF),
+	query := insertCustomerSQL
+	if q.pg {
+		query = insertCustomerPGSQL
+	}
+	res, err := q.db.ExecContext(ctx, query, c.ID, c.PartnerID, c.ExternalID, string(c.CPF),
 		string(c.CNPJ), taxKey, c.Name, c.Email, c.Phone, c.TradingName, string(c.LegalNature), string(c.Status),
 		kyc, q.ts(c.CreatedAt), q.ts(c.UpdatedAt))
 	if err != nil {
-		return refineTaxKey(translate(err), taxKey)
+		err = translate(err)
+		if errors.Is(err, onboarding.ErrConflict) {
+			return q.customerConflict(ctx, c, taxKey)
+		}
+		return err
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return translate(err)
@@ -122,23 +134,27 @@ func (q *queries) GetCustomer(ctx context.Context, partnerID, id string) (*onboa
 }
 
 const (
-	findCustomerByBothSQL = `SELECT ` + customerCols + `, 0 AS pref FROM customers WHERE partner_id = ? AND external_id = ?
-UNION ALL
-SELECT ` + customerCols + `, 1 AS pref FROM customers WHERE partner_id = ? AND tax_key = ?
-ORDER BY pref LIMIT 1`
+	// findCustomerIDSQL probes both keys in one statement: each side of the OR is a search
+	// of its unique index (SQLite: MULTI-INDEX OR; PostgreSQL: BitmapOr), at most two rows.
+	// It reads only the keys, so a miss (every new registration) stays cheap; a hit then
+	// reads the row by ID.
+	findCustomerIDSQL           = `SELECT id, external_id FROM customers WHERE (partner_id = ? AND external_id = ?) OR (partner_id = ? AND tax_key = ?)`
 	findCustomerByExternalIDSQL = `SELECT ` + customerCols + ` FROM customers WHERE partner_id = ? AND external_id = ?`
 	findCustomerByTaxKeySQL     = `SELECT ` + customerCols + ` FROM customers WHERE partner_id = ? AND tax_key = ?`
 )
 
-// FindCustomer implements onboarding.Queries.
+// FindCustomer implements onboarding.Queries: the holder of the external ID, else the
+// holder of the tax key.
 func (q *queries) FindCustomer(ctx context.Context, partnerID, externalID, taxKey string) (*onboarding.Customer, error) {
 	var c *onboarding.Customer
 	var err error
 	switch {
 	case externalID != "" && taxKey != "":
-		var pref int
-		row := q.db.QueryRowContext(ctx, findCustomerByBothSQL, partnerID, externalID, partnerID, taxKey)
-		c, err = scanCustomer(prefScanner{row, &pref})
+		var id string
+		id, err = q.findCustomerID(ctx, partnerID, externalID, taxKey)
+		if err == nil {
+			c, err = scanCustomer(q.db.QueryRowContext(ctx, getCustomerSQL, id, partnerID))
+		}
 	case externalID != "":
 		c, err = scanCustomer(q.db.QueryRowContext(ctx, findCustomerByExternalIDSQL, partnerID, externalID))
 	case taxKey != "":
@@ -155,13 +171,31 @@ func (q *queries) FindCustomer(ctx context.Context, partnerID, externalID, taxKe
 	return c, nil
 }
 
-// prefScanner appends one trailing column to a Scan.
-type prefScanner struct {
-	r    rowScanner
-	pref *int
+// findCustomerID returns the ID of the customer holding externalID, else taxKey.
+func (q *queries) findCustomerID(ctx context.Context, partnerID, externalID, taxKey string) (string, error) {
+	rows, err := q.db.QueryContext(ctx, findCustomerIDSQL, partnerID, externalID, partnerID, taxKey)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	found := ""
+	for rows.Next() {
+		var id, ext string
+		if err := rows.Scan(&id, &ext); err != nil {
+			return "", err
+		}
+		if found == "" || ext == externalID {
+			found = id
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	if found == "" {
+		return "", errNoRows
+	}
+	return found, nil
 }
-
-func (p prefScanner) Scan(dest ...any) error { return p.r.Scan(append(dest, p.pref)...) }
 
 // ListCustomers implements onboarding.Queries. "created_at" order is ID order (IDs are
 // time-ordered); "updated_at" order is (updated_at, id). The cursor is keyset: rows
@@ -272,7 +306,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 // InsertTransition implements onboarding.Queries.
 func (q *queries) InsertTransition(ctx context.Context, t *onboarding.Transition) error {
 	_, err := q.db.ExecContext(ctx, insertTransitionSQL, t.ID, t.PartnerID, t.CustomerID, string(t.Event),
-		string(t.From), string(t.To), t.Actor, t.Reason, q.ts(t.CreatedAt))
+		string(t.From), string(t.To), freeText(t.Actor), freeText(t.Reason), q.ts(t.CreatedAt))
 	return translate(err)
 }
 

@@ -61,10 +61,18 @@
 // lost compare-and-set (the version column of customers and offers, a job lease) is
 // onboarding.ErrConcurrentUpdate.
 //
-// Jobs are claimed with UPDATE … WHERE id IN (SELECT … ORDER BY run_at, id LIMIT n FOR
-// UPDATE SKIP LOCKED) on PostgreSQL, so any number of workers share the queue without
-// blocking each other; SQLite has a single writer, so the same statement without SKIP
-// LOCKED is already exclusive.
+// The Store also implements onboarding.WebhookQueries: endpoints (their signing secrets are
+// stored as they are, so protect the database and its backups like the secrets
+// themselves), deliveries and the delivery log, which outlive a deleted endpoint.
+//
+// Jobs are claimed in one statement: on PostgreSQL WITH picked AS MATERIALIZED (SELECT id …
+// ORDER BY run_at, id LIMIT n FOR UPDATE SKIP LOCKED) UPDATE jobs … FROM picked RETURNING
+// …, so any number of workers share the queue without blocking each other or taking the
+// same job; on SQLite, which has a single writer, UPDATE … WHERE id IN (SELECT …) RETURNING
+// … is already exclusive. A partial index holds only the live (available and running)
+// jobs. On PostgreSQL the Store's own ClaimJobs, CompleteJob and FailJob commit without
+// waiting for the disk flush (see Options.SynchronousJobCommits): losing one in a server
+// crash only makes a job run again, which at-least-once delivery allows anyway.
 //
 // SQLite allows one writer at a time. Rather than let concurrent writers spin in SQLite's
 // busy handler (which collapses throughput under contention), a Store over a SQLite *bun.DB

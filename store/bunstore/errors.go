@@ -13,14 +13,19 @@ import (
 
 // PostgreSQL SQLSTATEs this package translates.
 const (
-	pgUniqueViolation     = "23505"
-	pgForeignKeyViolation = "23503"
+	pgUniqueViolation      = "23505"
+	pgForeignKeyViolation  = "23503"
+	pgSerializationFailure = "40001"
+	pgDeadlockDetected     = "40P01"
 )
 
 // translate maps a database error to the root package's errors, once, at the edge of the
 // Store: unique violation → *onboarding.ConflictError, foreign key violation (the customer
-// of a document or offer does not exist for the partner) and sql.ErrNoRows →
-// onboarding.ErrNotFound. Anything else is wrapped with the package prefix.
+// of a document or offer, the event of a delivery, the delivery of an attempt does not
+// exist for the partner) and sql.ErrNoRows →
+// onboarding.ErrNotFound, and on PostgreSQL a serialization failure or deadlock (possible
+// when the caller's transaction is SERIALIZABLE) → onboarding.ErrConcurrentUpdate, which
+// the Service retries from a fresh read. Anything else is wrapped with the package prefix.
 func translate(err error) error {
 	if err == nil {
 		return nil
@@ -38,7 +43,9 @@ func translate(err error) error {
 		case pgUniqueViolation:
 			return &onboarding.ConflictError{Field: constraintField(pgErr.Field('n'))}
 		case pgForeignKeyViolation:
-			return fmt.Errorf("%w: customer (%s)", onboarding.ErrNotFound, pgErr.Field('n'))
+			return fmt.Errorf("%w: the row it refers to (%s)", onboarding.ErrNotFound, pgErr.Field('n'))
+		case pgSerializationFailure, pgDeadlockDetected:
+			return fmt.Errorf("%w: %w", onboarding.ErrConcurrentUpdate, err)
 		}
 		return fmt.Errorf("bunstore: %w", err)
 	}
@@ -47,7 +54,7 @@ func translate(err error) error {
 	case strings.Contains(msg, "UNIQUE constraint failed: ") || strings.Contains(msg, "PRIMARY KEY constraint failed"):
 		return &onboarding.ConflictError{Field: sqliteConstraintField(msg)}
 	case strings.Contains(msg, "FOREIGN KEY constraint failed"):
-		return fmt.Errorf("%w: customer", onboarding.ErrNotFound)
+		return fmt.Errorf("%w: the row it refers to", onboarding.ErrNotFound)
 	}
 	return fmt.Errorf("bunstore: %w", err)
 }

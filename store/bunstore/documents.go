@@ -1,0 +1,283 @@
+package bunstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/onboardkit/onboarding"
+)
+
+// ---- documents ----
+
+const documentCols = `id, partner_id, customer_id, requirement_id, type, status, content_type, size, sha256, blob_key, filename, rejection_reason, created_at, updated_at`
+
+func scanDocument(r rowScanner) (*onboarding.Document, error) {
+	d := &onboarding.Document{}
+	var typ, status, ct string
+	if err := r.Scan(&d.ID, &d.PartnerID, &d.CustomerID, &d.RequirementID, &typ, &status, &ct, &d.Size, &d.SHA256,
+		&d.Key, &d.Filename, &d.RejectionReason, timeCol{&d.CreatedAt}, timeCol{&d.UpdatedAt}); err != nil {
+		return nil, err
+	}
+	d.Type, d.Status, d.ContentType = onboarding.DocumentType(typ), onboarding.DocumentStatus(status), onboarding.Format(ct)
+	return d, nil
+}
+
+const insertDocumentSQL = `INSERT INTO documents (` + documentCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// InsertDocument implements onboarding.Queries. The foreign key to the partner's customer
+// makes a document of a missing (or another partner's) customer ErrNotFound.
+func (q *queries) InsertDocument(ctx context.Context, d *onboarding.Document) error {
+	_, err := q.db.ExecContext(ctx, insertDocumentSQL, d.ID, d.PartnerID, d.CustomerID, d.RequirementID, string(d.Type),
+		string(d.Status), string(d.ContentType), d.Size, d.SHA256, d.Key, freeText(d.Filename), freeText(d.RejectionReason),
+		q.ts(d.CreatedAt), q.ts(d.UpdatedAt))
+	return translate(err)
+}
+
+// GetDocument implements onboarding.Queries.
+func (q *queries) GetDocument(ctx context.Context, partnerID, id string) (*onboarding.Document, error) {
+	d, err := scanDocument(q.db.QueryRowContext(ctx, `SELECT `+documentCols+` FROM documents WHERE id = ? AND partner_id = ?`, id, partnerID))
+	if errors.Is(err, errNoRows) {
+		return nil, notFound("document", id)
+	}
+	return d, translate(err)
+}
+
+// ListDocuments implements onboarding.Queries: oldest (lowest ID) first.
+func (q *queries) ListDocuments(ctx context.Context, partnerID, customerID string) ([]*onboarding.Document, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT `+documentCols+` FROM documents WHERE customer_id = ? AND partner_id = ? ORDER BY id`, customerID, partnerID)
+	return collect(rows, err, scanDocument)
+}
+
+// UpdateDocument implements onboarding.Queries.
+func (q *queries) UpdateDocument(ctx context.Context, d *onboarding.Document) error {
+	res, err := q.db.ExecContext(ctx, `UPDATE documents SET status = ?, rejection_reason = ?, updated_at = ? WHERE id = ? AND partner_id = ?`,
+		string(d.Status), freeText(d.RejectionReason), q.ts(d.UpdatedAt), d.ID, d.PartnerID)
+	return affectedOne(res, err, func() error { return notFound("document", d.ID) })
+}
+
+// DocumentKeyExists implements onboarding.Queries.
+func (q *queries) DocumentKeyExists(ctx context.Context, key string) (bool, error) {
+	var ok bool
+	err := q.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM documents WHERE blob_key = ?)`, key).Scan(&ok)
+	return ok, translate(err)
+}
+
+// affectedOne checks that an UPDATE or DELETE hit a row; otherwise it returns none().
+func affectedOne(res interface{ RowsAffected() (int64, error) }, err error, none func() error) error {
+	if err != nil {
+		return translate(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return translate(err)
+	}
+	if n == 0 {
+		return none()
+	}
+	return nil
+}
+
+// ---- offers ----
+
+const offerCols = `id, partner_id, customer_id, external_id, status, approved_amount, min_amount, monthly_interest_rate, installments, min_installments, max_installments, due_date_rule, valid_until, model, version, created_at, updated_at`
+
+func scanOffer(r rowScanner) (*onboarding.CreditOffer, error) {
+	o := &onboarding.CreditOffer{}
+	var status string
+	var approved, minAmount, rate int64
+	if err := r.Scan(&o.ID, &o.PartnerID, &o.CustomerID, &o.ExternalID, &status, &approved, &minAmount, &rate,
+		&o.Installments, &o.MinInstallments, &o.MaxInstallments, &o.DueDateRule, timeCol{&o.ValidUntil}, &o.Model,
+		&o.Version, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt}); err != nil {
+		return nil, err
+	}
+	o.Status, o.ApprovedAmount, o.MinAmount, o.MonthlyInterestRate = onboarding.OfferStatus(status),
+		onboarding.Money(approved), onboarding.Money(minAmount), onboarding.Rate(rate)
+	return o, nil
+}
+
+const insertOfferSQL = `INSERT INTO credit_offers (` + offerCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`
+
+// InsertOffer implements onboarding.Queries. Money and rates are exact integers.
+func (q *queries) InsertOffer(ctx context.Context, o *onboarding.CreditOffer) error {
+	_, err := q.db.ExecContext(ctx, insertOfferSQL, o.ID, o.PartnerID, o.CustomerID, o.ExternalID, string(o.Status),
+		int64(o.ApprovedAmount), int64(o.MinAmount), int64(o.MonthlyInterestRate), o.Installments, o.MinInstallments,
+		o.MaxInstallments, o.DueDateRule, q.ts(o.ValidUntil), o.Model, q.ts(o.CreatedAt), q.ts(o.UpdatedAt))
+	if err != nil {
+		return translate(err)
+	}
+	o.Version = 1
+	return nil
+}
+
+// GetOffer implements onboarding.Queries.
+func (q *queries) GetOffer(ctx context.Context, partnerID, id string) (*onboarding.CreditOffer, error) {
+	o, err := scanOffer(q.db.QueryRowContext(ctx, `SELECT `+offerCols+` FROM credit_offers WHERE id = ? AND partner_id = ?`, id, partnerID))
+	if errors.Is(err, errNoRows) {
+		return nil, notFound("credit offer", id)
+	}
+	return o, translate(err)
+}
+
+// ListOffers implements onboarding.Queries: newest (highest ID) first, keyset on the ID.
+func (q *queries) ListOffers(ctx context.Context, partnerID string, f onboarding.ListOffersParams) ([]*onboarding.CreditOffer, error) {
+	var b strings.Builder
+	args := make([]any, 0, 5)
+	b.WriteString(`SELECT ` + offerCols + ` FROM credit_offers WHERE partner_id = ?`)
+	args = append(args, partnerID)
+	if f.CustomerID != "" {
+		b.WriteString(` AND customer_id = ?`)
+		args = append(args, f.CustomerID)
+	}
+	if f.Status != "" {
+		b.WriteString(` AND status = ?`)
+		args = append(args, string(f.Status))
+	}
+	if f.StartingAfter != "" {
+		b.WriteString(` AND id < ?`)
+		args = append(args, f.StartingAfter)
+	}
+	b.WriteString(` ORDER BY id DESC`)
+	if f.Limit > 0 {
+		b.WriteString(` LIMIT ?`)
+		args = append(args, f.Limit)
+	}
+	rows, err := q.db.QueryContext(ctx, b.String(), args...)
+	return collect(rows, err, scanOffer)
+}
+
+const updateOfferSQL = `UPDATE credit_offers SET external_id = ?, status = ?, approved_amount = ?, min_amount = ?,
+monthly_interest_rate = ?, installments = ?, min_installments = ?, max_installments = ?, due_date_rule = ?,
+valid_until = ?, model = ?, version = version + 1, updated_at = ?
+WHERE id = ? AND partner_id = ? AND version = ?`
+
+// UpdateOffer implements onboarding.Queries: compare-and-set on the version column. The
+// customer and creation time never change.
+func (q *queries) UpdateOffer(ctx context.Context, o *onboarding.CreditOffer) error {
+	res, err := q.db.ExecContext(ctx, updateOfferSQL, o.ExternalID, string(o.Status), int64(o.ApprovedAmount),
+		int64(o.MinAmount), int64(o.MonthlyInterestRate), o.Installments, o.MinInstallments, o.MaxInstallments,
+		o.DueDateRule, q.ts(o.ValidUntil), o.Model, q.ts(o.UpdatedAt), o.ID, o.PartnerID, o.Version)
+	err = affectedOne(res, err, func() error {
+		var version int64
+		err := q.db.QueryRowContext(ctx, `SELECT version FROM credit_offers WHERE id = ? AND partner_id = ?`, o.ID, o.PartnerID).Scan(&version)
+		if errors.Is(err, errNoRows) {
+			return notFound("credit offer", o.ID)
+		}
+		if err != nil {
+			return translate(err)
+		}
+		return fmt.Errorf("%w: credit offer %s is at version %d, not %d", onboarding.ErrConcurrentUpdate, o.ID, version, o.Version)
+	})
+	if err != nil {
+		return err
+	}
+	o.Version++
+	return nil
+}
+
+// ---- outbox ----
+
+const eventCols = `id, partner_id, type, customer_id, data, created_at`
+
+func scanEvent(r rowScanner) (*onboarding.Event, error) {
+	e := &onboarding.Event{}
+	var typ string
+	var data []byte
+	if err := r.Scan(&e.ID, &e.PartnerID, &typ, &e.CustomerID, bytesCol{&data}, timeCol{&e.CreatedAt}); err != nil {
+		return nil, err
+	}
+	e.Type, e.Data = onboarding.EventType(typ), data
+	return e, nil
+}
+
+const insertEventSQL = `INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?)`
+
+// InsertEvent implements onboarding.Queries. Data is stored byte for byte.
+func (q *queries) InsertEvent(ctx context.Context, e *onboarding.Event) error {
+	_, err := q.db.ExecContext(ctx, insertEventSQL, e.ID, e.PartnerID, string(e.Type), e.CustomerID, textArg(e.Data), q.ts(e.CreatedAt))
+	return translate(err)
+}
+
+// GetEvent implements onboarding.Queries (any partner).
+func (q *queries) GetEvent(ctx context.Context, id string) (*onboarding.Event, error) {
+	e, err := scanEvent(q.db.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = ?`, id))
+	if errors.Is(err, errNoRows) {
+		return nil, notFound("event", id)
+	}
+	return e, translate(err)
+}
+
+// ListEvents implements onboarding.Queries: oldest (lowest ID) first, keyset on the ID.
+func (q *queries) ListEvents(ctx context.Context, partnerID string, f onboarding.ListEventsParams) ([]*onboarding.Event, error) {
+	var b strings.Builder
+	args := make([]any, 0, 5)
+	b.WriteString(`SELECT ` + eventCols + ` FROM events WHERE partner_id = ?`)
+	args = append(args, partnerID)
+	if f.CustomerID != "" {
+		b.WriteString(` AND customer_id = ?`)
+		args = append(args, f.CustomerID)
+	}
+	if f.Type != "" {
+		b.WriteString(` AND type = ?`)
+		args = append(args, string(f.Type))
+	}
+	if f.StartingAfter != "" {
+		b.WriteString(` AND id > ?`)
+		args = append(args, f.StartingAfter)
+	}
+	b.WriteString(` ORDER BY id`)
+	if f.Limit > 0 {
+		b.WriteString(` LIMIT ?`)
+		args = append(args, f.Limit)
+	}
+	rows, err := q.db.QueryContext(ctx, b.String(), args...)
+	return collect(rows, err, scanEvent)
+}
+
+// ---- idempotency keys ----
+
+const idemCols = `partner_id, idempotency_key, request_hash, completed, response_status, response_body, created_at, expires_at`
+
+const insertIdemSQL = `INSERT INTO idempotency_keys (` + idemCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (partner_id, idempotency_key) DO UPDATE SET request_hash = excluded.request_hash,
+completed = excluded.completed, response_status = excluded.response_status, response_body = excluded.response_body,
+created_at = excluded.created_at, expires_at = excluded.expires_at
+WHERE idempotency_keys.expires_at <= excluded.created_at`
+
+// InsertIdempotencyKey implements onboarding.Queries in one statement: an upsert that
+// replaces the stored row only when it has expired at k.CreatedAt.
+func (q *queries) InsertIdempotencyKey(ctx context.Context, k *onboarding.IdempotencyKey) error {
+	res, err := q.db.ExecContext(ctx, insertIdemSQL, k.PartnerID, k.Key, k.RequestHash, k.Completed, k.ResponseStatus,
+		blobArg(k.ResponseBody), q.ts(k.CreatedAt), q.ts(k.ExpiresAt))
+	return affectedOne(res, err, func() error { return &onboarding.ConflictError{Field: "idempotency_key"} })
+}
+
+// GetIdempotencyKey implements onboarding.Queries.
+func (q *queries) GetIdempotencyKey(ctx context.Context, partnerID, key string) (*onboarding.IdempotencyKey, error) {
+	k := &onboarding.IdempotencyKey{}
+	err := q.db.QueryRowContext(ctx, `SELECT `+idemCols+` FROM idempotency_keys WHERE partner_id = ? AND idempotency_key = ?`, partnerID, key).
+		Scan(&k.PartnerID, &k.Key, &k.RequestHash, &k.Completed, &k.ResponseStatus, bytesCol{&k.ResponseBody},
+			timeCol{&k.CreatedAt}, timeCol{&k.ExpiresAt})
+	if errors.Is(err, errNoRows) {
+		return nil, notFound("idempotency key", key)
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	return k, nil
+}
+
+// CompleteIdempotencyKey implements onboarding.Queries.
+func (q *queries) CompleteIdempotencyKey(ctx context.Context, k *onboarding.IdempotencyKey) error {
+	res, err := q.db.ExecContext(ctx, `UPDATE idempotency_keys SET completed = TRUE, response_status = ?, response_body = ?
+WHERE partner_id = ? AND idempotency_key = ?`, k.ResponseStatus, blobArg(k.ResponseBody), k.PartnerID, k.Key)
+	return affectedOne(res, err, func() error { return notFound("idempotency key", k.Key) })
+}
+
+// DeleteIdempotencyKey implements onboarding.Queries. Deleting a missing key is not an
+// error.
+func (q *queries) DeleteIdempotencyKey(ctx context.Context, partnerID, key string) error {
+	_, err := q.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE partner_id = ? AND idempotency_key = ?`, partnerID, key)
+	return translate(err)
+}

@@ -1,0 +1,194 @@
+package bunstore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/onboardkit/onboarding"
+)
+
+const jobCols = `id, kind, partner_id, customer_id, args, state, attempt, max_attempts, run_at, locked_by, locked_until, last_error, created_at, updated_at, finished_at`
+
+// jobColsQualified is jobCols prefixed with the table name (for UPDATE … FROM … RETURNING).
+var jobColsQualified = "jobs." + strings.ReplaceAll(jobCols, ", ", ", jobs.")
+
+func scanJob(r rowScanner) (*onboarding.Job, error) {
+	j := &onboarding.Job{}
+	var kind, state string
+	var args []byte
+	if err := r.Scan(&j.ID, &kind, &j.PartnerID, &j.CustomerID, bytesCol{&args}, &state, &j.Attempt, &j.MaxAttempts,
+		timeCol{&j.RunAt}, &j.LockedBy, timeCol{&j.LockedUntil}, &j.LastError, timeCol{&j.CreatedAt},
+		timeCol{&j.UpdatedAt}, timeCol{&j.FinishedAt}); err != nil {
+		return nil, err
+	}
+	j.Kind, j.State, j.Args = onboarding.JobKind(kind), onboarding.JobState(state), args
+	return j, nil
+}
+
+const insertJobSQL = `INSERT INTO jobs (` + jobCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// InsertJob implements onboarding.Queries.
+func (q *queries) InsertJob(ctx context.Context, j *onboarding.Job) error {
+	_, err := q.db.ExecContext(ctx, insertJobSQL, j.ID, string(j.Kind), j.PartnerID, j.CustomerID, textArg(j.Args),
+		string(j.State), j.Attempt, j.MaxAttempts, q.ts(j.RunAt), j.LockedBy, q.tsNull(j.LockedUntil), freeText(j.LastError),
+		q.ts(j.CreatedAt), q.ts(j.UpdatedAt), q.tsNull(j.FinishedAt))
+	return translate(err)
+}
+
+// GetJob implements onboarding.Queries.
+func (q *queries) GetJob(ctx context.Context, id string) (*onboarding.Job, error) {
+	j, err := scanJob(q.db.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = ?`, id))
+	if errors.Is(err, errNoRows) {
+		return nil, notFound("job", id)
+	}
+	return j, translate(err)
+}
+
+// ListJobs implements onboarding.Queries: oldest (lowest ID) first.
+func (q *queries) ListJobs(ctx context.Context, f onboarding.ListJobsParams) ([]*onboarding.Job, error) {
+	var b strings.Builder
+	args := make([]any, 0, 4)
+	b.WriteString(`SELECT ` + jobCols + ` FROM jobs WHERE TRUE`)
+	if f.CustomerID != "" {
+		b.WriteString(` AND customer_id = ?`)
+		args = append(args, f.CustomerID)
+	}
+	if f.Kind != "" {
+		b.WriteString(` AND kind = ?`)
+		args = append(args, string(f.Kind))
+	}
+	if f.State != "" {
+		b.WriteString(` AND state = ?`)
+		args = append(args, string(f.State))
+	}
+	b.WriteString(` ORDER BY id`)
+	if f.Limit > 0 {
+		b.WriteString(` LIMIT ?`)
+		args = append(args, f.Limit)
+	}
+	rows, err := q.db.QueryContext(ctx, b.String(), args...)
+	return collect(rows, err, scanJob)
+}
+
+// claimableSQL selects the IDs of claimable jobs. The first conjunct repeats the predicate
+// of the partial index jobs_claim_idx word for word, so both planners use it.
+const claimableSQL = `SELECT id FROM jobs
+WHERE state IN ('available', 'running')
+AND ((state = 'available' AND run_at <= ?) OR (state = 'running' AND locked_until < ?))`
+
+// ClaimJobs implements onboarding.Queries in one statement. PostgreSQL: the candidate rows
+// are locked FOR UPDATE SKIP LOCKED in a materialized CTE, so concurrent claimers skip
+// each other's rows instead of waiting or double-claiming. SQLite: the statement runs under
+// the database's single write lock, so it is exclusive as it is.
+func (q *queries) ClaimJobs(ctx context.Context, p onboarding.ClaimParams) ([]*onboarding.Job, error) {
+	now := q.ts(p.Now)
+	args := make([]any, 0, 8+len(p.Kinds))
+	var pick strings.Builder
+	pick.WriteString(claimableSQL)
+	args = append(args, now, now)
+	if len(p.Kinds) > 0 {
+		pick.WriteString(` AND kind IN (` + placeholders(len(p.Kinds)) + `)`)
+		for _, k := range p.Kinds {
+			args = append(args, string(k))
+		}
+	}
+	pick.WriteString(` ORDER BY run_at, id`)
+	if p.Limit > 0 {
+		pick.WriteString(` LIMIT ?`)
+		args = append(args, p.Limit)
+	}
+	var query string
+	if q.pg {
+		pick.WriteString(` FOR UPDATE SKIP LOCKED`)
+		query = `WITH picked AS MATERIALIZED (` + pick.String() + `)
+UPDATE jobs SET state = 'running', locked_by = ?, locked_until = ?, attempt = jobs.attempt + 1, updated_at = ?
+FROM picked WHERE jobs.id = picked.id
+RETURNING ` + jobColsQualified
+	} else {
+		query = `UPDATE jobs SET state = 'running', locked_by = ?, locked_until = ?, attempt = attempt + 1, updated_at = ?
+WHERE id IN (` + pick.String() + `)
+RETURNING ` + jobCols
+	}
+	// Placeholders bind in text order: PostgreSQL's CTE comes before the SET values,
+	// SQLite's subquery after them.
+	set := []any{p.Worker, q.ts(p.Now.Add(p.Lease)), now}
+	if q.pg {
+		args = append(args, set...)
+	} else {
+		args = append(set, args...)
+	}
+	rows, err := q.db.QueryContext(ctx, q.jobSQL(query), args...)
+	jobs, err := collect(rows, err, scanJob)
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING has no order: give the claim order back.
+	slices.SortFunc(jobs, func(a, b *onboarding.Job) int {
+		if c := a.RunAt.Compare(b.RunAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return jobs, nil
+}
+
+// asyncCommitPrefix makes the rest of a simple query commit without waiting for the WAL
+// flush (see Options.SynchronousJobCommits).
+const asyncCommitPrefix = "SET LOCAL synchronous_commit = off; "
+
+// jobSQL returns query, prefixed for an asynchronous commit when the queries allow it.
+func (q *queries) jobSQL(query string) string {
+	if q.asyncJobCommits {
+		return asyncCommitPrefix + query
+	}
+	return query
+}
+
+// leaseLost explains a job update that matched no row: no such job, or not held by worker.
+func (q *queries) leaseLost(ctx context.Context, id, worker string) error {
+	var state, lockedBy string
+	err := q.db.QueryRowContext(ctx, `SELECT state, locked_by FROM jobs WHERE id = ?`, id).Scan(&state, &lockedBy)
+	if errors.Is(err, errNoRows) {
+		return notFound("job", id)
+	}
+	if err != nil {
+		return translate(err)
+	}
+	return fmt.Errorf("%w: job %s is not held by %s (state %s, locked by %q)", onboarding.ErrConcurrentUpdate, id, worker, state, lockedBy)
+}
+
+// CompleteJob implements onboarding.Queries.
+func (q *queries) CompleteJob(ctx context.Context, id, worker string, now time.Time) error {
+	res, err := q.db.ExecContext(ctx, q.jobSQL(`UPDATE jobs SET state = 'completed', locked_by = '', locked_until = NULL, updated_at = ?, finished_at = ?
+WHERE id = ? AND state = 'running' AND locked_by = ?`), q.ts(now), q.ts(now), id, worker)
+	return affectedOne(res, err, func() error { return q.leaseLost(ctx, id, worker) })
+}
+
+// FailJob implements onboarding.Queries.
+func (q *queries) FailJob(ctx context.Context, id, worker string, now time.Time, f onboarding.JobFailure) error {
+	var query string
+	var args []any
+	if f.Dead {
+		query = `UPDATE jobs SET state = 'dead', locked_by = '', locked_until = NULL, last_error = ?, updated_at = ?, finished_at = ?
+WHERE id = ? AND state = 'running' AND locked_by = ?`
+		args = []any{freeText(f.Error), q.ts(now), q.ts(now), id, worker}
+	} else {
+		query = `UPDATE jobs SET state = 'available', locked_by = '', locked_until = NULL, last_error = ?, updated_at = ?, run_at = ?
+WHERE id = ? AND state = 'running' AND locked_by = ?`
+		args = []any{freeText(f.Error), q.ts(now), q.ts(f.RetryAt), id, worker}
+	}
+	res, err := q.db.ExecContext(ctx, q.jobSQL(query), args...)
+	return affectedOne(res, err, func() error { return q.leaseLost(ctx, id, worker) })
+}
+
+// ReplayJob implements onboarding.Queries.
+func (q *queries) ReplayJob(ctx context.Context, id string, now time.Time) error {
+	res, err := q.db.ExecContext(ctx, `UPDATE jobs SET state = 'available', attempt = 0, run_at = ?, updated_at = ?, finished_at = NULL
+WHERE id = ? AND state = 'dead'`, q.ts(now), q.ts(now), id)
+	return affectedOne(res, err, func() error { return notFound("dead job", id) })
+}
