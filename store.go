@@ -31,6 +31,8 @@ type Store interface {
 //   - Returned values are copies: mutating them never changes the stored state.
 //   - Times round-trip with microsecond precision in UTC.
 type Queries interface {
+	WebhookQueries
+
 	// InsertCustomer stores a new customer (Version 1). ErrConflict (a *ConflictError) when
 	// the partner already has its external_id or tax key.
 	InsertCustomer(ctx context.Context, c *Customer) error
@@ -179,6 +181,3 @@ type WebhookQueries interface {
 	// ListDeliveryAttempts returns a delivery's log, oldest first.
 	ListDeliveryAttempts(ctx context.Context, partnerID, deliveryID string) ([]*DeliveryAttempt, error)
 }
-
-// wq returns the webhook queries of q. Every Store in this module implements them.
-func wq(q Queries) WebhookQueries { return q.(WebhookQueries) }

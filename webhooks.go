@@ -164,7 +164,7 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, partnerID string, p
 	if err := s.checkEndpoint(&e.Endpoint); err != nil {
 		return nil, "", err
 	}
-	if err := wq(s.store).InsertEndpoint(ctx, e); err != nil {
+	if err := s.store.InsertEndpoint(ctx, e); err != nil {
 		return nil, "", err
 	}
 	return e, secret, nil
@@ -175,7 +175,7 @@ func (s *Service) GetWebhookEndpoint(ctx context.Context, partnerID, id string) 
 	if err := checkPartner(partnerID); err != nil {
 		return nil, err
 	}
-	return wq(s.store).GetEndpoint(ctx, partnerID, id)
+	return s.store.GetEndpoint(ctx, partnerID, id)
 }
 
 // ListWebhookEndpoints pages through the partner's endpoints, oldest first.
@@ -189,7 +189,7 @@ func (s *Service) ListWebhookEndpoints(ctx context.Context, partnerID string, p 
 		return nil, err
 	}
 	p.Limit = limit + 1
-	list, err := wq(s.store).ListEndpoints(ctx, partnerID, p)
+	list, err := s.store.ListEndpoints(ctx, partnerID, p)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +210,7 @@ func (s *Service) mutateEndpoint(ctx context.Context, partnerID, id string, fn f
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		e, err := wq(s.store).GetEndpoint(ctx, partnerID, id)
+		e, err := s.store.GetEndpoint(ctx, partnerID, id)
 		if err != nil {
 			return nil, err
 		}
@@ -218,7 +218,7 @@ func (s *Service) mutateEndpoint(ctx context.Context, partnerID, id string, fn f
 			return nil, err
 		}
 		e.UpdatedAt = s.clock()
-		err = wq(s.store).UpdateEndpoint(ctx, e)
+		err = s.store.UpdateEndpoint(ctx, e)
 		if errors.Is(err, ErrConcurrentUpdate) && attempt < maxCASRetries {
 			continue
 		}
@@ -257,7 +257,7 @@ func (s *Service) DeleteWebhookEndpoint(ctx context.Context, partnerID, id strin
 	if err := checkPartner(partnerID); err != nil {
 		return err
 	}
-	return wq(s.store).DeleteEndpoint(ctx, partnerID, id)
+	return s.store.DeleteEndpoint(ctx, partnerID, id)
 }
 
 // RotateWebhookSecret gives an endpoint a new secret. The previous one keeps signing
@@ -286,7 +286,7 @@ func (s *Service) ListDeliveries(ctx context.Context, partnerID string, p ListDe
 	if err := ve.orNil(); err != nil {
 		return nil, err
 	}
-	return wq(s.store).ListDeliveries(ctx, partnerID, p)
+	return s.store.ListDeliveries(ctx, partnerID, p)
 }
 
 // ListDeliveryAttempts returns the log of one delivery, oldest first.
@@ -294,10 +294,10 @@ func (s *Service) ListDeliveryAttempts(ctx context.Context, partnerID, deliveryI
 	if err := checkPartner(partnerID); err != nil {
 		return nil, err
 	}
-	if _, err := wq(s.store).GetDelivery(ctx, partnerID, deliveryID); err != nil {
+	if _, err := s.store.GetDelivery(ctx, partnerID, deliveryID); err != nil {
 		return nil, err
 	}
-	return wq(s.store).ListDeliveryAttempts(ctx, partnerID, deliveryID)
+	return s.store.ListDeliveryAttempts(ctx, partnerID, deliveryID)
 }
 
 // ReplayDelivery sends a dead or cancelled delivery again, with a fresh retry schedule.
@@ -307,7 +307,7 @@ func (s *Service) ReplayDelivery(ctx context.Context, partnerID, deliveryID stri
 	}
 	now := s.clock()
 	err := s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
-		d, err := wq(q).GetDelivery(ctx, partnerID, deliveryID)
+		d, err := q.GetDelivery(ctx, partnerID, deliveryID)
 		if err != nil {
 			return err
 		}
@@ -315,7 +315,7 @@ func (s *Service) ReplayDelivery(ctx context.Context, partnerID, deliveryID stri
 			return fmt.Errorf("%w: the delivery is %s", ErrInvalidTransition, d.Status)
 		}
 		d.Status, d.NextAttemptAt, d.UpdatedAt = DeliveryPending, now, now
-		if err := wq(q).UpdateDelivery(ctx, d); err != nil {
+		if err := q.UpdateDelivery(ctx, d); err != nil {
 			return err
 		}
 		return q.InsertJob(ctx, s.deliveryJob(d, now))
@@ -362,7 +362,7 @@ func (s *Service) publish(ctx context.Context, j *Job) error {
 		fanned = false
 		after := ""
 		for {
-			eps, err := wq(q).ListEndpoints(ctx, e.PartnerID, ListEndpointsParams{Status: webhook.EndpointActive, Limit: MaxPageLimit, StartingAfter: after})
+			eps, err := q.ListEndpoints(ctx, e.PartnerID, ListEndpointsParams{Status: webhook.EndpointActive, Limit: MaxPageLimit, StartingAfter: after})
 			if err != nil {
 				return err
 			}
@@ -372,7 +372,7 @@ func (s *Service) publish(ctx context.Context, j *Job) error {
 				}
 				d := &Delivery{ID: NewID("dlv"), PartnerID: e.PartnerID, EndpointID: ep.ID, EventID: e.ID, EventType: e.Type,
 					Status: DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
-				if err := wq(q).InsertDelivery(ctx, d); err != nil {
+				if err := q.InsertDelivery(ctx, d); err != nil {
 					return err
 				}
 				if err := q.InsertJob(ctx, s.deliveryJob(d, now)); err != nil {
@@ -402,7 +402,7 @@ func (s *Service) deliver(ctx context.Context, j *Job) error {
 	if err := json.Unmarshal(j.Args, &args); err != nil {
 		return permanent(err)
 	}
-	d, err := wq(s.store).GetDelivery(ctx, j.PartnerID, args.DeliveryID)
+	d, err := s.store.GetDelivery(ctx, j.PartnerID, args.DeliveryID)
 	if errors.Is(err, ErrNotFound) {
 		return permanent(err)
 	}
@@ -412,7 +412,7 @@ func (s *Service) deliver(ctx context.Context, j *Job) error {
 	if d.Status != DeliveryPending {
 		return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
 	}
-	ep, err := wq(s.store).GetEndpoint(ctx, d.PartnerID, d.EndpointID)
+	ep, err := s.store.GetEndpoint(ctx, d.PartnerID, d.EndpointID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
@@ -471,14 +471,14 @@ func (s *Service) finishDelivery(ctx context.Context, j *Job, d *Delivery, st De
 		if a != nil {
 			d.Attempts = a.Attempt
 			d.LastStatusCode, d.LastError = a.StatusCode, a.Error
-			if err := wq(q).InsertDeliveryAttempt(ctx, a); err != nil {
+			if err := q.InsertDeliveryAttempt(ctx, a); err != nil {
 				return err
 			}
 		}
 		if st == DeliveryDelivered {
 			d.DeliveredAt = now
 		}
-		if err := wq(q).UpdateDelivery(ctx, d); err != nil {
+		if err := q.UpdateDelivery(ctx, d); err != nil {
 			return err
 		}
 		switch st {

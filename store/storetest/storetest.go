@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"JobLeaseExpiry", testJobLeaseExpiry},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"IdempotencyKeys", testIdempotencyKeys},
+		{"WebhookQueries", testWebhookQueries},
 		{"ServiceFlow", testServiceFlow},
 		{"ServiceRegistrationRace", testServiceRegistrationRace},
 		{"ServiceConflictRace", testServiceConflictRace},

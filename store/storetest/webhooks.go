@@ -1,4 +1,4 @@
-package bunstore
+package storetest
 
 import (
 	"context"
@@ -10,28 +10,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/onboardkit/onboarding"
-	"github.com/onboardkit/onboarding/store/memstore"
 	"github.com/onboardkit/onboarding/webhook"
 )
 
-// TestWebhookQueries checks the webhook queries, which storetest does not cover yet, on
-// the in-memory reference store and on both databases, so that all three agree.
-func TestWebhookQueries(t *testing.T) {
-	t.Run("memstore", func(t *testing.T) {
-		t.Parallel()
-		webhookSuite(t, memstore.New())
-	})
-	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			webhookSuite(t, New(b.open(t), nil))
-		})
-	}
-}
-
-func webhookSuite(t *testing.T, s onboarding.Store) {
+// testWebhookQueries covers endpoints, deliveries and the delivery log.
+func testWebhookQueries(t *testing.T, s onboarding.Store) {
 	ctx := context.Background()
-	w := s.(onboarding.WebhookQueries)
+	w := s
 	now := time.Date(2026, 11, 26, 12, 0, 0, 123456000, time.UTC)
 
 	newEndpoint := func(id string, status webhook.EndpointStatus) *onboarding.WebhookEndpoint {
@@ -94,7 +79,7 @@ func webhookSuite(t *testing.T, s onboarding.Store) {
 	assert.ErrorIs(t, w.DeleteEndpoint(ctx, "p1", "we_2"), onboarding.ErrNotFound)
 
 	// Deliveries hang off an existing event; they outlive their endpoint.
-	c := testCustomer("p1", "hooks")
+	c := newCustomer(rng(t), "p1")
 	require.NoError(t, s.InsertCustomer(ctx, c))
 	ev := &onboarding.Event{ID: "evt_1", PartnerID: "p1", Type: onboarding.EventCustomerCreated, CustomerID: c.ID,
 		Data: []byte(`{"id":"x"}`), CreatedAt: now}
