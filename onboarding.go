@@ -196,10 +196,15 @@ func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p Create
 		return nil, false, err
 	}
 	key := taxKey(n.cpf, n.cnpj)
-	if existing, err := s.store.FindCustomer(ctx, partnerID, n.externalID, key); err == nil {
-		return resolveExisting(existing, n, key)
-	} else if !errors.Is(err, ErrNotFound) {
-		return nil, false, err
+	if s.registry != nil {
+		// Look before calling out, so that a replayed registration does not call the
+		// registry again. Without a registry the insert alone decides (one round trip
+		// fewer), and a replay is answered after its insert conflicts.
+		if existing, err := s.store.FindCustomer(ctx, partnerID, n.externalID, key); err == nil {
+			return resolveExisting(existing, n, key)
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, false, err
+		}
 	}
 
 	in := RequirementInput{CPF: n.cpf, CNPJ: n.cnpj, Name: n.name, LegalNature: n.legalNature}
