@@ -271,6 +271,9 @@ type UploadParams struct {
 	Body io.Reader
 }
 
+// maxReasonLen bounds a review or denial reason.
+const maxReasonLen = 1000
+
 // maxFilenameLen bounds the stored client file name.
 const maxFilenameLen = 255
 
@@ -507,14 +510,17 @@ func (s *Service) ReviewDocument(ctx context.Context, partnerID, documentID stri
 		return nil, err
 	}
 	p.Reason = strings.TrimSpace(p.Reason)
+	ve := &ValidationError{}
 	switch p.Decision {
 	case ReviewApprove:
 	case ReviewReject:
-		if p.Reason == "" {
-			return nil, invalid("reason", CodeMissingRequiredField, "is required to reject")
-		}
+		checkText(ve, "reason", p.Reason, true, maxReasonLen)
 	default:
-		return nil, invalid("decision", CodeInvalidValue, "must be approve or reject")
+		ve.add("decision", CodeInvalidValue, "must be approve or reject")
+	}
+	checkText(ve, "reviewer", p.Reviewer, false, maxNameLen)
+	if err := ve.orNil(); err != nil {
+		return nil, err
 	}
 	actor := "reviewer"
 	if p.Reviewer != "" {
@@ -578,8 +584,11 @@ func (s *Service) reviewDocument(ctx context.Context, partnerID, documentID stri
 // required and recorded in the history.
 func (s *Service) DenyCustomer(ctx context.Context, partnerID, customerID, reason, actor string) (*Customer, error) {
 	reason = strings.TrimSpace(reason)
-	if reason == "" {
-		return nil, invalid("reason", CodeMissingRequiredField, "is required to deny")
+	ve := &ValidationError{}
+	checkText(ve, "reason", reason, true, maxReasonLen)
+	checkText(ve, "actor", actor, false, maxNameLen)
+	if err := ve.orNil(); err != nil {
+		return nil, err
 	}
 	if actor == "" {
 		actor = "back_office"

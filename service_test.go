@@ -828,3 +828,19 @@ func TestSandboxRegistry(t *testing.T) {
 	assert.Equal(t, onboarding.LegalNatureLTDA, c.LegalNature)
 	assert.Len(t, c.KYC, 5, "articles, identity and selfie of the applicant and of one co-owner")
 }
+
+func TestReasonsAreValidated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, nil)
+	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	d := upload(t, b, "p1", c.ID, onboarding.DocCCMEI, testfiles.PDF("r"))
+	for _, reason := range []string{"", "bad\x00byte", strings.Repeat("x", 1001)} {
+		_, err := b.svc.ReviewDocument(ctx, "p1", d.ID, onboarding.ReviewParams{Decision: onboarding.ReviewReject, Reason: reason})
+		assert.ErrorIs(t, err, onboarding.ErrInvalidInput, "%q", reason)
+		_, err = b.svc.DenyCustomer(ctx, "p1", c.ID, reason, "")
+		assert.ErrorIs(t, err, onboarding.ErrInvalidInput, "%q", reason)
+	}
+	assert.Equal(t, onboarding.StatusPendingKYC, status(t, b, c.ID))
+}
