@@ -368,13 +368,8 @@ func (s *Service) ListCustomers(ctx context.Context, partnerID string, p ListCus
 	if err != nil {
 		return nil, err
 	}
-	page := &CustomerPage{Data: list, HasMore: len(list) > limit}
-	if page.HasMore {
-		page.Data = list[:limit]
-	}
-	if page.Data == nil {
-		page.Data = []*Customer{}
-	}
+	page := &CustomerPage{}
+	page.Data, page.HasMore = trimPage(list, limit)
 	return page, nil
 }
 
@@ -383,6 +378,18 @@ const (
 	DefaultPageLimit = 25
 	MaxPageLimit     = 100
 )
+
+// trimPage cuts a list fetched with limit+1 rows to limit, and says whether more remain.
+// An empty page is an empty slice, never nil (JSON [] rather than null).
+func trimPage[T any](list []T, limit int) ([]T, bool) {
+	if len(list) > limit {
+		return list[:limit], true
+	}
+	if list == nil {
+		list = []T{}
+	}
+	return list, false
+}
 
 func checkLimit(ve *ValidationError, limit int) int {
 	switch {
@@ -449,12 +456,7 @@ func (s *Service) ListCreditOffers(ctx context.Context, partnerID string, p List
 	if err != nil {
 		return nil, err
 	}
-	page := &OfferPage{Data: list, HasMore: len(list) > limit}
-	if page.HasMore {
-		page.Data = list[:limit]
-	}
-	if page.Data == nil {
-		page.Data = []*CreditOffer{}
-	}
+	page := &OfferPage{}
+	page.Data, page.HasMore = trimPage(list, limit)
 	return page, nil
 }

@@ -193,13 +193,8 @@ func (s *Service) ListWebhookEndpoints(ctx context.Context, partnerID string, p 
 	if err != nil {
 		return nil, err
 	}
-	page := &EndpointPage{Data: list, HasMore: len(list) > limit}
-	if page.HasMore {
-		page.Data = list[:limit]
-	}
-	if page.Data == nil {
-		page.Data = []*WebhookEndpoint{}
-	}
+	page := &EndpointPage{}
+	page.Data, page.HasMore = trimPage(list, limit)
 	return page, nil
 }
 
