@@ -24,6 +24,8 @@ type customerTx struct {
 	dirty      bool
 	kycChanged bool
 	events     []pendingEvent
+	// releaseOffers: the customer became active while offers are held.
+	releaseOffers bool
 }
 
 type pendingEvent struct {
@@ -84,6 +86,9 @@ func (t *customerTx) fire(ctx context.Context, ev LifecycleEvent, reason string)
 		et = EventCustomerUnderReview
 	case StatusActive:
 		et = EventCustomerActive
+		if t.s.holdOffers {
+			t.releaseOffers = true
+		}
 	case StatusDenied:
 		et = EventCustomerDenied
 	default: // back to pending_kyc: the kyc_updated event carries the rejection
@@ -156,6 +161,9 @@ func (t *customerTx) commit(ctx context.Context) error {
 		if err := t.s.emit(ctx, t.q, t.c, e.t, e.data, t.now); err != nil {
 			return err
 		}
+	}
+	if t.releaseOffers {
+		return t.s.releaseHeldOffers(ctx, t.q, t.c, t.now)
 	}
 	return nil
 }

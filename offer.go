@@ -158,7 +158,11 @@ type CreditOffer struct {
 	DueDateRule string
 	ValidUntil  time.Time
 	// Model names the scorer that decided.
-	Model     string
+	Model string
+	// ReleasedAt is when the offer was announced (credit_offer.available). It is zero
+	// while the offer is held until the customer is active (Options.HoldOffersUntilActive);
+	// held offers are invisible to partners.
+	ReleasedAt time.Time
 	Version   int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -213,6 +217,9 @@ type ListOffersParams struct {
 	Status        OfferStatus
 	Limit         int
 	StartingAfter string
+	// IncludeHeld lists offers not yet released too (for the Service; partners never see
+	// them).
+	IncludeHeld bool
 }
 
 // OfferPage is one page of offers.

@@ -36,6 +36,10 @@ type Options struct {
 	// that has one: there is deliberately no default that approves credit.
 	// scoring.Sandbox{} is the deterministic scorer for sandboxes and tests.
 	Scorer scoring.Scorer
+	// HoldOffersUntilActive keeps an approved offer unannounced (no credit_offer.available,
+	// invisible to partners) until the customer is active; its validity then counts from
+	// the release. The default releases offers at once, as the guide does.
+	HoldOffersUntilActive bool
 	// Reviewer judges uploaded documents in the background. When nil, documents wait
 	// for ReviewDocument (the back office). SandboxReviewer approves.
 	Reviewer Reviewer
@@ -86,6 +90,7 @@ type Service struct {
 	wake       chan struct{}
 
 	allowPrivateWebhooks bool
+	holdOffers           bool
 	lastSweep            time.Time // touched only by Run's loop
 }
 
@@ -102,7 +107,7 @@ func New(store Store, opts *Options) *Service {
 		scorer: opts.Scorer, publisher: opts.Publisher, workers: opts.Workers, poll: opts.PollInterval,
 		lease: opts.JobLease, workerID: opts.WorkerID, wake: make(chan struct{}, 1),
 		sender: opts.WebhookSender, allowPrivateWebhooks: opts.AllowPrivateWebhooks,
-		reviewer: opts.Reviewer, biometrics: opts.Biometrics}
+		reviewer: opts.Reviewer, biometrics: opts.Biometrics, holdOffers: opts.HoldOffersUntilActive}
 	if s.sender == nil {
 		s.sender = webhook.NewHTTPSender(&webhook.HTTPOptions{NowFunc: s.now,
 			AllowPrivate: opts.AllowPrivateWebhooks, AllowInsecure: opts.AllowPrivateWebhooks})
@@ -428,7 +433,11 @@ func (s *Service) GetCreditOffer(ctx context.Context, partnerID, id string) (*Cr
 	if err := checkPartner(partnerID); err != nil {
 		return nil, err
 	}
-	return s.store.GetOffer(ctx, partnerID, id)
+	o, err := s.store.GetOffer(ctx, partnerID, id)
+	if err == nil && o.ReleasedAt.IsZero() {
+		return nil, fmt.Errorf("%w: credit offer %s", ErrNotFound, id)
+	}
+	return o, err
 }
 
 // ListCreditOffers pages through the partner's offers, newest first.
@@ -451,7 +460,7 @@ func (s *Service) ListCreditOffers(ctx context.Context, partnerID string, p List
 			return nil, err
 		}
 	}
-	p.Limit = limit + 1
+	p.Limit, p.IncludeHeld = limit+1, false
 	list, err := s.store.ListOffers(ctx, partnerID, p)
 	if err != nil {
 		return nil, err

@@ -70,7 +70,8 @@ type Queries interface {
 	InsertOffer(ctx context.Context, o *CreditOffer) error
 	// GetOffer returns an offer by ID.
 	GetOffer(ctx context.Context, partnerID, id string) (*CreditOffer, error)
-	// ListOffers returns up to f.Limit offers after f.StartingAfter, newest first.
+	// ListOffers returns up to f.Limit offers after f.StartingAfter, newest first; offers
+	// with a zero ReleasedAt only when f.IncludeHeld.
 	ListOffers(ctx context.Context, partnerID string, f ListOffersParams) ([]*CreditOffer, error)
 	// UpdateOffer writes o if the stored version is still o.Version (compare-and-set),
 	// then sets o.Version to the new version.

@@ -251,33 +251,90 @@ func (s *Service) analyse(ctx context.Context, j *Job) error {
 	if err := d.Validate(); err != nil {
 		return permanent(fmt.Errorf("scorer returned an invalid decision: %w", err))
 	}
-	now = s.clock()
-	err = s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+	for attempt := 0; ; attempt++ {
+		err = s.recordDecision(ctx, j, c, d)
+		if !errors.Is(err, ErrConcurrentUpdate) || attempt >= maxCASRetries || !s.holdOffers {
+			break
+		}
+	}
+	if err == nil {
+		s.notify()
+	}
+	return err
+}
+
+// recordDecision writes a decision with the analysis job's completion.
+func (s *Service) recordDecision(ctx context.Context, j *Job, c *Customer, d scoring.Decision) error {
+	now := s.clock()
+	return s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
 		if d.Approved() {
 			o := &CreditOffer{ID: NewID(prefixOffer), PartnerID: c.PartnerID, CustomerID: c.ID, ExternalID: c.ExternalID,
 				Status: OfferAvailable, ApprovedAmount: Money(d.ApprovedAmountCents), MinAmount: Money(d.MinAmountCents),
 				MonthlyInterestRate: Rate(d.MonthlyRate), Installments: d.Installments,
 				MinInstallments: d.MinInstallments, MaxInstallments: d.MaxInstallments, DueDateRule: d.DueDateRule,
 				ValidUntil: now.Add(d.ValidFor), Model: d.Model, Version: 1, CreatedAt: now, UpdatedAt: now}
+			// Read the status again in this transaction: activation releases held offers in
+			// its own, and one of the two must see the other.
+			cur, err := q.GetCustomer(ctx, c.PartnerID, c.ID)
+			if err != nil {
+				return err
+			}
+			hold := s.holdOffers && cur.Status != StatusActive
+			if !hold {
+				o.ReleasedAt = now
+			}
 			if err := q.InsertOffer(ctx, o); err != nil {
 				return err
 			}
-			if err := s.emit(ctx, q, c, EventCreditOfferAvailable, o, now); err != nil {
-				return err
+			if hold {
+				// Write the customer (same data, next version) so that an activation
+				// racing with this transaction fails its compare-and-set and, retried,
+				// finds this offer to release.
+				if err := q.UpdateCustomer(ctx, cur); err != nil {
+					return err
+				}
+				return s.completeIn(ctx, q, j, now)
 			}
-			exp := s.newJob(JobExpireOffer, c, now)
-			exp.RunAt = o.ValidUntil
-			exp.Args, _ = json.Marshal(map[string]string{"offer_id": o.ID})
-			if err := q.InsertJob(ctx, exp); err != nil {
+			if err := s.announceOffer(ctx, q, c, o, now); err != nil {
 				return err
 			}
 		}
 		return s.completeIn(ctx, q, j, now)
 	})
-	if err == nil {
-		s.notify()
+}
+
+// announceOffer writes a released offer's credit_offer.available event and its expiry job.
+func (s *Service) announceOffer(ctx context.Context, q Queries, c *Customer, o *CreditOffer, now time.Time) error {
+	if err := s.emit(ctx, q, c, EventCreditOfferAvailable, o, now); err != nil {
+		return err
 	}
-	return err
+	exp := s.newJob(JobExpireOffer, c, now)
+	exp.RunAt = o.ValidUntil
+	exp.Args, _ = json.Marshal(map[string]string{"offer_id": o.ID})
+	return q.InsertJob(ctx, exp)
+}
+
+// releaseHeldOffers announces the offers held until the customer became active, in the
+// activation's transaction. Their validity counts from now.
+func (s *Service) releaseHeldOffers(ctx context.Context, q Queries, c *Customer, now time.Time) error {
+	held, err := q.ListOffers(ctx, c.PartnerID, ListOffersParams{CustomerID: c.ID, Status: OfferAvailable, IncludeHeld: true})
+	if err != nil {
+		return err
+	}
+	for _, o := range held {
+		if !o.ReleasedAt.IsZero() {
+			continue
+		}
+		o.ValidUntil = now.Add(o.ValidUntil.Sub(o.CreatedAt))
+		o.ReleasedAt, o.UpdatedAt = now, now
+		if err := q.UpdateOffer(ctx, o); err != nil {
+			return err
+		}
+		if err := s.announceOffer(ctx, q, c, o, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // expireOffer expires an available offer whose valid_until has passed.

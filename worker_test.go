@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/internal/testfiles"
 	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/webhook"
 )
@@ -194,4 +195,44 @@ func TestOrphanSweepIsScheduledOncePerInterval(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, jobs, 1)
 	assert.EqualValues(t, 1, blobs.sweeps.Load())
+}
+
+func TestHoldOffersUntilActive(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, &onboarding.Options{Scorer: scoring.Sandbox{}, HoldOffersUntilActive: true})
+	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, offers(t, b, c.ID), "held offers are invisible")
+	assert.NotContains(t, eventTypes(t, b, c.ID), onboarding.EventCreditOfferAvailable)
+	held, err := b.store.ListOffers(ctx, "p1", onboarding.ListOffersParams{CustomerID: c.ID, IncludeHeld: true})
+	require.NoError(t, err)
+	require.Len(t, held, 1)
+	_, err = b.svc.GetCreditOffer(ctx, "p1", held[0].ID)
+	assert.ErrorIs(t, err, onboarding.ErrNotFound)
+	validity := held[0].ValidUntil.Sub(held[0].CreatedAt)
+
+	b.clock.Add(48 * time.Hour)
+	review(t, b, upload(t, b, "p1", c.ID, onboarding.DocCCMEI, testfiles.PDF("h")), onboarding.ReviewApprove, "")
+	review(t, b, upload(t, b, "p1", c.ID, onboarding.DocSelfie, testfiles.PNG("h")), onboarding.ReviewApprove, "")
+	list := offers(t, b, c.ID)
+	require.Len(t, list, 1)
+	assert.Equal(t, b.clock.Now(), list[0].ReleasedAt)
+	assert.Equal(t, b.clock.Now().Add(validity), list[0].ValidUntil, "validity counts from the release")
+	types := eventTypes(t, b, c.ID)
+	assert.Equal(t, onboarding.EventCreditOfferAvailable, types[len(types)-1], "announced with the activation")
+
+	// A customer already active when the analysis finishes gets the offer at once.
+	c2, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	jobs, err := b.store.ListJobs(ctx, onboarding.ListJobsParams{CustomerID: c2.ID, Kind: onboarding.JobCreditAnalysis})
+	require.NoError(t, err)
+	require.Len(t, jobs, 1)
+	review(t, b, upload(t, b, "p1", c2.ID, onboarding.DocCCMEI, testfiles.PDF("h2")), onboarding.ReviewApprove, "")
+	review(t, b, upload(t, b, "p1", c2.ID, onboarding.DocSelfie, testfiles.PNG("h2")), onboarding.ReviewApprove, "")
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	assert.Len(t, offers(t, b, c2.ID), 1)
 }

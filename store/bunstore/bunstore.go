@@ -41,6 +41,8 @@ type Store struct {
 	inTx    bool // db is the caller's transaction: InTx uses savepoints
 	writers chan struct{}
 	auto    *queries
+	// announcer notifies the jobs channel after commits (PostgreSQL over a *bun.DB).
+	announcer *announcer
 }
 
 var _ onboarding.Store = (*Store)(nil)
@@ -76,13 +78,24 @@ func New(db bun.IDB, opts *Options) *Store {
 		s.writers = make(chan struct{}, n)
 	}
 	s.auto = &queries{db: db, pg: s.pg, asyncJobCommits: s.pg && !s.inTx && !opts.SynchronousJobCommits}
+	if s.pg {
+		s.auto.notify = notifyInline
+		if pool, ok := db.(*bun.DB); ok {
+			s.auto.notify = notifyAfter
+			s.announcer = &announcer{db: pool}
+		}
+	}
 	return s
 }
 
 // WithTx returns a Store working inside the caller's transaction tx, with the options of
 // s. It is New(tx, ...) for when the Store is built once at startup.
 func (s *Store) WithTx(tx bun.Tx) *Store {
-	return &Store{db: tx, pg: s.pg, inTx: true, auto: &queries{db: tx, pg: s.pg}}
+	q := &queries{db: tx, pg: s.pg}
+	if s.pg {
+		q.notify = notifyInline
+	}
+	return &Store{db: tx, pg: s.pg, inTx: true, auto: q}
 }
 
 // DB returns the database the Store was built on.
@@ -165,7 +178,8 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, q onboard
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(ctx, &queries{db: tx, pg: s.pg}); err != nil {
+	q := &queries{db: tx, pg: s.pg, notify: s.auto.notify}
+	if err := fn(ctx, q); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -177,6 +191,9 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, q onboard
 			return cerr
 		}
 		return fmt.Errorf("bunstore: commit: %w", err)
+	}
+	if q.ready {
+		s.announcer.request()
 	}
 	return nil
 }

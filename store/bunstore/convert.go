@@ -19,6 +19,12 @@ type queries struct {
 	// = off (see Options.SynchronousJobCommits). Only for autocommit statements on
 	// PostgreSQL: the two statements of one simple query form one implicit transaction.
 	asyncJobCommits bool
+	// notify says how a job change that workers may act on at once is announced on the
+	// jobs channel (see Store.ListenJobs).
+	notify notifyMode
+	// ready is set (notifyAfter) when the queries made such a change: the Store notifies
+	// after the commit.
+	ready bool
 }
 
 var _ onboarding.Queries = (*queries)(nil)

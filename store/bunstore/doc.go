@@ -74,6 +74,32 @@
 // waiting for the disk flush (see Options.SynchronousJobCommits): losing one in a server
 // crash only makes a job run again, which at-least-once delivery allows anyway.
 //
+// # Waking workers across replicas
+//
+// On PostgreSQL the Store implements onboarding.JobListener, so Service.Run wakes as soon
+// as any replica commits work instead of at its next poll. Committing a new job
+// (InsertJob), a replayed one (ReplayJob) or a retry due at once (FailJob) notifies the
+// LISTEN/NOTIFY channel of the jobs table's schema: "onboarding_jobs." and the current_schema() (a
+// hash of it when it is not a short lower-case identifier), so that schemas, such as
+// several deployments in one database, do not wake each other. A Store over a *bun.DB
+// sends the NOTIFY after the commit, as a transaction of its own, coalescing the commits
+// made while one is on its way: a NOTIFY inside the application's transaction would take
+// PostgreSQL's global notification lock until that transaction's commit is flushed,
+// serializing all notifying writers. A Store inside the caller's transaction (or over a
+// bun.Conn), whose commit it does not see, calls pg_notify in the same statement as the
+// job: the notification goes out when the caller commits (which then takes that lock),
+// and never if it rolls back.
+//
+// ListenJobs opens a connection of its own (pgdriver.Listener; other drivers cannot
+// listen) and returns once LISTEN is in effect. It pings the connection through the
+// pool after 30 s of silence and replaces it, with backoff, when it fails or does not
+// answer; meanwhile Run polls, and after reconnecting the listener wakes Run once for
+// what it may have missed. The channel closes when the context ends. Notification is
+// best effort: polling (onboarding.Options.PollInterval) remains the safety net for lost
+// notifications, retries coming due and leases expiring. All replicas should use the
+// same search_path. On SQLite ListenJobs returns a nil channel: Run wakes on its own
+// process's work and polls for the rest.
+//
 // SQLite allows one writer at a time. Rather than let concurrent writers spin in SQLite's
 // busy handler (which collapses throughput under contention), a Store over a SQLite *bun.DB
 // admits one writing unit of work at a time in the process (Options.MaxConcurrentWrites),

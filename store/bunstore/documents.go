@@ -81,7 +81,7 @@ func affectedOne(res interface{ RowsAffected() (int64, error) }, err error, none
 
 // ---- offers ----
 
-const offerCols = `id, partner_id, customer_id, external_id, status, approved_amount, min_amount, monthly_interest_rate, installments, min_installments, max_installments, due_date_rule, valid_until, model, version, created_at, updated_at`
+const offerCols = `id, partner_id, customer_id, external_id, status, approved_amount, min_amount, monthly_interest_rate, installments, min_installments, max_installments, due_date_rule, valid_until, model, version, created_at, updated_at, released_at`
 
 func scanOffer(r rowScanner) (*onboarding.CreditOffer, error) {
 	o := &onboarding.CreditOffer{}
@@ -89,7 +89,7 @@ func scanOffer(r rowScanner) (*onboarding.CreditOffer, error) {
 	var approved, minAmount, rate int64
 	if err := r.Scan(&o.ID, &o.PartnerID, &o.CustomerID, &o.ExternalID, &status, &approved, &minAmount, &rate,
 		&o.Installments, &o.MinInstallments, &o.MaxInstallments, &o.DueDateRule, timeCol{&o.ValidUntil}, &o.Model,
-		&o.Version, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt}); err != nil {
+		&o.Version, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt}, timeCol{&o.ReleasedAt}); err != nil {
 		return nil, err
 	}
 	o.Status, o.ApprovedAmount, o.MinAmount, o.MonthlyInterestRate = onboarding.OfferStatus(status),
@@ -97,13 +97,14 @@ func scanOffer(r rowScanner) (*onboarding.CreditOffer, error) {
 	return o, nil
 }
 
-const insertOfferSQL = `INSERT INTO credit_offers (` + offerCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`
+const insertOfferSQL = `INSERT INTO credit_offers (` + offerCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`
 
 // InsertOffer implements onboarding.Queries. Money and rates are exact integers.
 func (q *queries) InsertOffer(ctx context.Context, o *onboarding.CreditOffer) error {
 	_, err := q.db.ExecContext(ctx, insertOfferSQL, o.ID, o.PartnerID, o.CustomerID, o.ExternalID, string(o.Status),
 		int64(o.ApprovedAmount), int64(o.MinAmount), int64(o.MonthlyInterestRate), o.Installments, o.MinInstallments,
-		o.MaxInstallments, o.DueDateRule, q.ts(o.ValidUntil), o.Model, q.ts(o.CreatedAt), q.ts(o.UpdatedAt))
+		o.MaxInstallments, o.DueDateRule, q.ts(o.ValidUntil), o.Model, q.ts(o.CreatedAt), q.ts(o.UpdatedAt),
+		q.tsNull(o.ReleasedAt))
 	if err != nil {
 		return translate(err)
 	}
@@ -134,6 +135,9 @@ func (q *queries) ListOffers(ctx context.Context, partnerID string, f onboarding
 		b.WriteString(` AND status = ?`)
 		args = append(args, string(f.Status))
 	}
+	if !f.IncludeHeld {
+		b.WriteString(` AND released_at IS NOT NULL`)
+	}
 	if f.StartingAfter != "" {
 		b.WriteString(` AND id < ?`)
 		args = append(args, f.StartingAfter)
@@ -149,7 +153,7 @@ func (q *queries) ListOffers(ctx context.Context, partnerID string, f onboarding
 
 const updateOfferSQL = `UPDATE credit_offers SET external_id = ?, status = ?, approved_amount = ?, min_amount = ?,
 monthly_interest_rate = ?, installments = ?, min_installments = ?, max_installments = ?, due_date_rule = ?,
-valid_until = ?, model = ?, version = version + 1, updated_at = ?
+valid_until = ?, model = ?, released_at = ?, version = version + 1, updated_at = ?
 WHERE id = ? AND partner_id = ? AND version = ?`
 
 // UpdateOffer implements onboarding.Queries: compare-and-set on the version column. The
@@ -157,7 +161,7 @@ WHERE id = ? AND partner_id = ? AND version = ?`
 func (q *queries) UpdateOffer(ctx context.Context, o *onboarding.CreditOffer) error {
 	res, err := q.db.ExecContext(ctx, updateOfferSQL, o.ExternalID, string(o.Status), int64(o.ApprovedAmount),
 		int64(o.MinAmount), int64(o.MonthlyInterestRate), o.Installments, o.MinInstallments, o.MaxInstallments,
-		o.DueDateRule, q.ts(o.ValidUntil), o.Model, q.ts(o.UpdatedAt), o.ID, o.PartnerID, o.Version)
+		o.DueDateRule, q.ts(o.ValidUntil), o.Model, q.tsNull(o.ReleasedAt), q.ts(o.UpdatedAt), o.ID, o.PartnerID, o.Version)
 	err = affectedOne(res, err, func() error {
 		var version int64
 		err := q.db.QueryRowContext(ctx, `SELECT version FROM credit_offers WHERE id = ? AND partner_id = ?`, o.ID, o.PartnerID).Scan(&version)

@@ -32,12 +32,25 @@ func scanJob(r rowScanner) (*onboarding.Job, error) {
 
 const insertJobSQL = `INSERT INTO jobs (` + jobCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-// InsertJob implements onboarding.Queries.
+// insertJobNotifySQL is insertJobSQL notifying the jobs channel in the same statement (see
+// notifyCTE), at no extra round trip.
+const insertJobNotifySQL = notifyCTE + `INSERT INTO jobs (` + jobCols + `) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM notify`
+
+// InsertJob implements onboarding.Queries. On PostgreSQL the job is announced on the
+// schema's jobs channel once committed (see notifyMode and Store.ListenJobs).
 func (q *queries) InsertJob(ctx context.Context, j *onboarding.Job) error {
-	_, err := q.db.ExecContext(ctx, insertJobSQL, j.ID, string(j.Kind), j.PartnerID, j.CustomerID, textArg(j.Args),
+	query := insertJobSQL
+	if q.notify == notifyInline {
+		query = insertJobNotifySQL
+	}
+	_, err := q.db.ExecContext(ctx, query, j.ID, string(j.Kind), j.PartnerID, j.CustomerID, textArg(j.Args),
 		string(j.State), j.Attempt, j.MaxAttempts, q.ts(j.RunAt), j.LockedBy, q.tsNull(j.LockedUntil), freeText(j.LastError),
 		q.ts(j.CreatedAt), q.ts(j.UpdatedAt), q.tsNull(j.FinishedAt))
-	return translate(err)
+	if err != nil {
+		return translate(err)
+	}
+	q.jobsReady()
+	return nil
 }
 
 // GetJob implements onboarding.Queries.
@@ -169,26 +182,60 @@ WHERE id = ? AND state = 'running' AND locked_by = ?`), q.ts(now), q.ts(now), id
 	return affectedOne(res, err, func() error { return q.leaseLost(ctx, id, worker) })
 }
 
-// FailJob implements onboarding.Queries.
+const (
+	failDeadSQL = `UPDATE jobs SET state = 'dead', locked_by = '', locked_until = NULL, last_error = ?, updated_at = ?, finished_at = ?
+WHERE id = ? AND state = 'running' AND locked_by = ?`
+	failRetrySQL = `UPDATE jobs SET state = 'available', locked_by = '', locked_until = NULL, last_error = ?, updated_at = ?, run_at = ?
+WHERE id = ? AND state = 'running' AND locked_by = ?`
+)
+
+// failRetryNotifySQL is failRetrySQL notifying the jobs channel (PostgreSQL).
+var failRetryNotifySQL = notifyUpdate(failRetrySQL)
+
+// FailJob implements onboarding.Queries. On PostgreSQL, a retry due at once (RetryAt not
+// after now) notifies the jobs channel like InsertJob; a later retry does not (no worker
+// could claim it yet; their polling finds it when due), nor does a dead job.
 func (q *queries) FailJob(ctx context.Context, id, worker string, now time.Time, f onboarding.JobFailure) error {
 	var query string
 	var args []any
+	due := false // a retry workers may claim at once
 	if f.Dead {
-		query = `UPDATE jobs SET state = 'dead', locked_by = '', locked_until = NULL, last_error = ?, updated_at = ?, finished_at = ?
-WHERE id = ? AND state = 'running' AND locked_by = ?`
+		query = failDeadSQL
 		args = []any{freeText(f.Error), q.ts(now), q.ts(now), id, worker}
 	} else {
-		query = `UPDATE jobs SET state = 'available', locked_by = '', locked_until = NULL, last_error = ?, updated_at = ?, run_at = ?
-WHERE id = ? AND state = 'running' AND locked_by = ?`
+		query = failRetrySQL
+		if due = !f.RetryAt.After(now); due && q.notify == notifyInline {
+			query = failRetryNotifySQL
+		}
 		args = []any{freeText(f.Error), q.ts(now), q.ts(f.RetryAt), id, worker}
 	}
 	res, err := q.db.ExecContext(ctx, q.jobSQL(query), args...)
-	return affectedOne(res, err, func() error { return q.leaseLost(ctx, id, worker) })
+	if err = affectedOne(res, err, func() error { return q.leaseLost(ctx, id, worker) }); err != nil {
+		return err
+	}
+	if due {
+		q.jobsReady()
+	}
+	return nil
 }
 
-// ReplayJob implements onboarding.Queries.
+const replayJobSQL = `UPDATE jobs SET state = 'available', attempt = 0, run_at = ?, updated_at = ?, finished_at = NULL
+WHERE id = ? AND state = 'dead'`
+
+// replayJobNotifySQL is replayJobSQL notifying the jobs channel (PostgreSQL).
+var replayJobNotifySQL = notifyUpdate(replayJobSQL)
+
+// ReplayJob implements onboarding.Queries. On PostgreSQL it notifies the jobs channel like
+// InsertJob.
 func (q *queries) ReplayJob(ctx context.Context, id string, now time.Time) error {
-	res, err := q.db.ExecContext(ctx, `UPDATE jobs SET state = 'available', attempt = 0, run_at = ?, updated_at = ?, finished_at = NULL
-WHERE id = ? AND state = 'dead'`, q.ts(now), q.ts(now), id)
-	return affectedOne(res, err, func() error { return notFound("dead job", id) })
+	query := replayJobSQL
+	if q.notify == notifyInline {
+		query = replayJobNotifySQL
+	}
+	res, err := q.db.ExecContext(ctx, query, q.ts(now), q.ts(now), id)
+	if err = affectedOne(res, err, func() error { return notFound("dead job", id) }); err != nil {
+		return err
+	}
+	q.jobsReady()
+	return nil
 }

@@ -65,9 +65,20 @@ var seeds = map[int]seed{
 			if err := s.InsertEndpoint(ctx, e); err != nil {
 				return err
 			}
-			return s.InsertDelivery(ctx, &onboarding.Delivery{ID: "dlv_seed", PartnerID: "seed", EndpointID: "we_seed",
+			if err := s.InsertDelivery(ctx, &onboarding.Delivery{ID: "dlv_seed", PartnerID: "seed", EndpointID: "we_seed",
 				EventID: "evt_seed", EventType: onboarding.EventCustomerCreated, Status: onboarding.DeliveryPending,
-				NextAttemptAt: now, CreatedAt: now, UpdatedAt: now})
+				NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}); err != nil {
+				return err
+			}
+			// An offer as version 2 stored it (no released_at): version 3 releases it.
+			ts := any(now.UnixMicro())
+			if db.Dialect().Name() == dialect.PG {
+				ts = now
+			}
+			_, err := db.ExecContext(ctx, `INSERT INTO credit_offers (id, partner_id, customer_id, external_id, status,
+approved_amount, min_amount, monthly_interest_rate, due_date_rule, valid_until, model, version, created_at, updated_at)
+VALUES ('co_seed', 'seed', 'cust_seed-1', 'seed-1', 'available', 500000, 50000, 35000, 'monthly', ?, 'seed', 1, ?, ?)`, ts, ts, ts)
+			return err
 		},
 		check: func(t *testing.T, s *Store) {
 			ctx := context.Background()
@@ -76,6 +87,12 @@ var seeds = map[int]seed{
 			assert.Equal(t, []string{"customer.*"}, e.Events)
 			_, err = s.GetDelivery(ctx, "seed", "dlv_seed")
 			require.NoError(t, err)
+			o, err := s.GetOffer(ctx, "seed", "co_seed")
+			require.NoError(t, err)
+			assert.Equal(t, o.CreatedAt, o.ReleasedAt, "offers from before version 3 count as released")
+			list, err := s.ListOffers(ctx, "seed", onboarding.ListOffersParams{Limit: 10})
+			require.NoError(t, err)
+			assert.Len(t, list, 1)
 		},
 	},
 }

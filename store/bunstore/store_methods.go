@@ -10,6 +10,21 @@ import (
 // The Store's own methods run each as one statement outside any unit of work (autocommit,
 // or directly in the caller's transaction). On SQLite, writes take the write slot first.
 
+// writeJobs is write for a job change that may have to be announced after it commits.
+func (s *Store) writeJobs(ctx context.Context, f func(q *queries) error) error {
+	if s.auto.notify != notifyAfter {
+		return s.write(ctx, f)
+	}
+	q := *s.auto // ready is per statement: s.auto is shared
+	if err := s.write(ctx, func(*queries) error { return f(&q) }); err != nil {
+		return err
+	}
+	if q.ready {
+		s.announcer.request()
+	}
+	return nil
+}
+
 // InsertCustomer implements onboarding.Queries.
 func (s *Store) InsertCustomer(ctx context.Context, c *onboarding.Customer) error {
 	return s.write(ctx, func(q *queries) error { return q.InsertCustomer(ctx, c) })
@@ -107,7 +122,7 @@ func (s *Store) ListEvents(ctx context.Context, partnerID string, f onboarding.L
 
 // InsertJob implements onboarding.Queries.
 func (s *Store) InsertJob(ctx context.Context, j *onboarding.Job) error {
-	return s.write(ctx, func(q *queries) error { return q.InsertJob(ctx, j) })
+	return s.writeJobs(ctx, func(q *queries) error { return q.InsertJob(ctx, j) })
 }
 
 // GetJob implements onboarding.Queries.
@@ -133,12 +148,12 @@ func (s *Store) CompleteJob(ctx context.Context, id, worker string, now time.Tim
 
 // FailJob implements onboarding.Queries.
 func (s *Store) FailJob(ctx context.Context, id, worker string, now time.Time, f onboarding.JobFailure) error {
-	return s.write(ctx, func(q *queries) error { return q.FailJob(ctx, id, worker, now, f) })
+	return s.writeJobs(ctx, func(q *queries) error { return q.FailJob(ctx, id, worker, now, f) })
 }
 
 // ReplayJob implements onboarding.Queries.
 func (s *Store) ReplayJob(ctx context.Context, id string, now time.Time) error {
-	return s.write(ctx, func(q *queries) error { return q.ReplayJob(ctx, id, now) })
+	return s.writeJobs(ctx, func(q *queries) error { return q.ReplayJob(ctx, id, now) })
 }
 
 // InsertIdempotencyKey implements onboarding.Queries.

@@ -274,7 +274,7 @@ func (t *txn) ListOffers(_ context.Context, partnerID string, f onboarding.ListO
 	var list []*onboarding.CreditOffer
 	for _, o := range t.st.offers {
 		if o.PartnerID == partnerID && (f.CustomerID == "" || o.CustomerID == f.CustomerID) &&
-			(f.Status == "" || o.Status == f.Status) {
+			(f.Status == "" || o.Status == f.Status) && (f.IncludeHeld || !o.ReleasedAt.IsZero()) {
 			list = append(list, o)
 		}
 	}

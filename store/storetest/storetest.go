@@ -649,7 +649,7 @@ func newOffer(c *onboarding.Customer) *onboarding.CreditOffer {
 		ExternalID: c.ExternalID, Status: onboarding.OfferAvailable, ApprovedAmount: 5_000_000,
 		MinAmount: 100_000, MonthlyInterestRate: 35_000, MinInstallments: 3, MaxInstallments: 24,
 		DueDateRule: "monthly", ValidUntil: base.Add(30 * 24 * time.Hour), Model: "sandbox-v1",
-		Version: 1, CreatedAt: base, UpdatedAt: base}
+		ReleasedAt: base, Version: 1, CreatedAt: base, UpdatedAt: base}
 }
 
 func testOffers(t *testing.T, s onboarding.Store) {
@@ -695,6 +695,25 @@ func testOffers(t *testing.T, s onboarding.Store) {
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	assert.Equal(t, got, list[0])
+
+	// A held offer (not yet released) is listed only on request, and released by an update.
+	held := newOffer(c2)
+	held.ReleasedAt = time.Time{}
+	require.NoError(t, s.InsertOffer(ctx, held))
+	list, err = s.ListOffers(ctx, "p1", onboarding.ListOffersParams{Limit: 10, CustomerID: c2.ID})
+	require.NoError(t, err)
+	assert.Len(t, list, 2)
+	list, err = s.ListOffers(ctx, "p1", onboarding.ListOffersParams{Limit: 10, CustomerID: c2.ID, IncludeHeld: true})
+	require.NoError(t, err)
+	require.Len(t, list, 3)
+	assert.Equal(t, held.ID, list[0].ID)
+	assert.True(t, list[0].ReleasedAt.IsZero())
+	held.ReleasedAt = base.Add(2 * time.Hour)
+	require.NoError(t, s.UpdateOffer(ctx, held))
+	list, err = s.ListOffers(ctx, "p1", onboarding.ListOffersParams{Limit: 10, CustomerID: c2.ID})
+	require.NoError(t, err)
+	require.Len(t, list, 3)
+	assert.Equal(t, held.ReleasedAt, list[0].ReleasedAt)
 }
 
 func newEvent(c *onboarding.Customer, typ onboarding.EventType) *onboarding.Event {
