@@ -163,9 +163,9 @@ type CreditOffer struct {
 	// while the offer is held until the customer is active (Options.HoldOffersUntilActive);
 	// held offers are invisible to partners.
 	ReleasedAt time.Time
-	Version   int64
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Version    int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Clone returns a copy of o.
