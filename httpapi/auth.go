@@ -1,0 +1,232 @@
+package httpapi
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Client is one API credential: the partner it acts for and the hash of its secret.
+type Client struct {
+	// PartnerID is the tenant whose data the client sees.
+	PartnerID string
+	// SecretHash is HashSecret of the client secret; the secret itself is never stored.
+	SecretHash string
+}
+
+const secretHashPrefix = "sha256:"
+
+// HashSecret returns the form of a client secret that Options.Clients stores:
+// "sha256:" and the hex SHA-256 of the secret. Client secrets must be long random strings
+// (NewClientSecret makes 256-bit ones), not passwords: a fast hash is then enough, since
+// guessing the secret is as hard as guessing its random bits.
+func HashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return secretHashPrefix + hex.EncodeToString(sum[:])
+}
+
+// NewClientSecret returns a new random client secret: "cs_" and 43 base64url characters
+// (32 random bytes).
+func NewClientSecret() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return "cs_" + base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// dummyHash is compared against when the client ID is unknown, so that an unknown ID
+// and a wrong secret take the same time.
+var dummyHash = HashSecret("httpapi: no such client")
+
+// authResult is what the Authorization header proved.
+type authResult struct {
+	partner, client string
+	err             error
+}
+
+// tokenPrefix versions the token format.
+const tokenPrefix = "v1."
+
+// maxTokenLen bounds what is parsed.
+const maxTokenLen = 2048
+
+// tokenClaims is the signed payload of an access token.
+type tokenClaims struct {
+	Partner  string `json:"p"`
+	Client   string `json:"c"`
+	IssuedAt int64  `json:"iat"`
+	Expires  int64  `json:"exp"`
+	Nonce    string `json:"n"`
+}
+
+func unauthorized(code, detail string) *problem {
+	return &problem{status: http.StatusUnauthorized, code: code, detail: detail,
+		header: http.Header{"Www-Authenticate": {`Bearer realm="onboarding", error="invalid_token"`}}}
+}
+
+// authenticate checks a Bearer token.
+func (a *api) authenticate(r *http.Request) authResult {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		p := unauthorized("missing_token", "Send Authorization: Bearer <access_token>; get one from POST /auth/token.")
+		p.header.Set("Www-Authenticate", `Bearer realm="onboarding"`)
+		return authResult{err: p}
+	}
+	scheme, tok, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		p := unauthorized("missing_token", "The Authorization header must use the Bearer scheme.")
+		p.header.Set("Www-Authenticate", `Bearer realm="onboarding"`)
+		return authResult{err: p}
+	}
+	c, err := a.verifyToken(strings.TrimSpace(tok))
+	if err != nil {
+		return authResult{err: err}
+	}
+	return authResult{partner: c.Partner, client: c.Client}
+}
+
+// signToken issues a token for a client.
+func (a *api) signToken(clientID, partnerID string, now time.Time) string {
+	var n [9]byte
+	_, _ = rand.Read(n[:])
+	claims, _ := json.Marshal(tokenClaims{Partner: partnerID, Client: clientID, IssuedAt: now.Unix(),
+		Expires: now.Add(a.tokenTTL).Unix(), Nonce: base64.RawURLEncoding.EncodeToString(n[:])})
+	payload := tokenPrefix + base64.RawURLEncoding.EncodeToString(claims)
+	return payload + "." + base64.RawURLEncoding.EncodeToString(mac(a.tokenKey, payload))
+}
+
+func mac(key []byte, payload string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(payload))
+	return m.Sum(nil)
+}
+
+var errInvalidToken = unauthorized("invalid_token", "The access token is not valid; get a new one from POST /auth/token.")
+
+// verifyToken checks a token's signature (under the current or a previous key), its
+// expiry, and that its client still exists for the same partner.
+func (a *api) verifyToken(tok string) (*tokenClaims, error) {
+	if len(tok) > maxTokenLen || !strings.HasPrefix(tok, tokenPrefix) {
+		return nil, errInvalidToken
+	}
+	i := strings.LastIndexByte(tok, '.')
+	if i <= len(tokenPrefix) {
+		return nil, errInvalidToken
+	}
+	payload := tok[:i]
+	sig, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
+	if err != nil {
+		return nil, errInvalidToken
+	}
+	ok := false
+	for _, k := range a.verifyKey {
+		if hmac.Equal(sig, mac(k, payload)) {
+			ok = true
+			break
+		}
+	}
+	if !ok {
+		return nil, errInvalidToken
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(payload[len(tokenPrefix):])
+	if err != nil {
+		return nil, errInvalidToken
+	}
+	var c tokenClaims
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, errInvalidToken
+	}
+	if cl, ok := a.clients[c.Client]; !ok || cl.PartnerID != c.Partner {
+		return nil, errInvalidToken // the client was removed or moved: its tokens die
+	}
+	if a.now().Unix() >= c.Expires {
+		return nil, unauthorized("token_expired", "The access token has expired; get a new one from POST /auth/token.")
+	}
+	return &c, nil
+}
+
+// tokenResponse is the body of a successful POST /auth/token.
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+}
+
+// maxFormBody bounds the token endpoint's form.
+const maxFormBody = 16 << 10
+
+func invalidClient() *problem {
+	return &problem{status: http.StatusUnauthorized, code: "invalid_client", oauth: "invalid_client",
+		detail: "The client credentials are missing or wrong; send Authorization: Basic base64(client_id:client_secret).",
+		header: http.Header{"Www-Authenticate": {`Basic realm="onboarding"`}}}
+}
+
+// issueToken is POST /auth/token: the OAuth 2.0 client-credentials grant.
+func (a *api) issueToken(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/x-www-form-urlencoded" {
+		p := badContentType("application/x-www-form-urlencoded")
+		p.oauth = "invalid_request"
+		return p
+	}
+	r.Body = http.MaxBytesReader(rc.rawW, r.Body, maxFormBody)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge("body_too_large", maxFormBody)
+		}
+		p := malformed("The form body could not be parsed.")
+		p.oauth = "invalid_request"
+		return p
+	}
+	switch gt := r.PostForm.Get("grant_type"); gt {
+	case "client_credentials":
+	case "":
+		return &problem{status: http.StatusBadRequest, code: "missing_required_field", param: "grant_type",
+			oauth: "invalid_request", detail: "grant_type is required and must be client_credentials."}
+	default:
+		return &problem{status: http.StatusBadRequest, code: "unsupported_grant_type", param: "grant_type",
+			oauth: "unsupported_grant_type", detail: "grant_type must be client_credentials."}
+	}
+	id, secret, ok := r.BasicAuth()
+	if ok {
+		// RFC 6749 §2.3.1: both are form-encoded inside the Basic credentials.
+		if v, err := url.QueryUnescape(id); err == nil {
+			id = v
+		}
+		if v, err := url.QueryUnescape(secret); err == nil {
+			secret = v
+		}
+	} else {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	if id == "" || secret == "" {
+		return invalidClient()
+	}
+	c, known := a.clients[id]
+	want := dummyHash
+	if known {
+		want = c.SecretHash
+	}
+	match := subtle.ConstantTimeCompare([]byte(HashSecret(secret)), []byte(want)) == 1
+	if !known || !match {
+		return invalidClient()
+	}
+	rc.partner, rc.client = c.PartnerID, id
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	a.writeJSON(w, r, http.StatusOK, tokenResponse{AccessToken: a.signToken(id, c.PartnerID, a.now()),
+		TokenType: "bearer", ExpiresIn: int64(a.tokenTTL / time.Second)})
+	return nil
+}

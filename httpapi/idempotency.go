@@ -1,0 +1,268 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"hash"
+	"net/http"
+	"strings"
+
+	"github.com/onboardkit/onboarding"
+)
+
+// Idempotency headers.
+const (
+	// HeaderIdempotencyKey is the idempotency key header of the guide.
+	HeaderIdempotencyKey = "Idempotency-Key"
+	// HeaderXIdempotencyKey is the idempotency key header of the SDK.
+	HeaderXIdempotencyKey = "X-Idempotency-Key"
+	// HeaderIdempotentReplayed is "true" on a response replayed for a repeated key.
+	HeaderIdempotentReplayed = "Idempotent-Replayed"
+)
+
+const (
+	maxIdempotencyKeyLen = 255
+	// storedKeyPrefix keeps the API's keys apart from the Service's own reserved keys
+	// (biometrics sessions) in the partner's key space.
+	storedKeyPrefix = "http:"
+	// maxStoredResponse bounds a response kept for replay; a larger one is not kept.
+	maxStoredResponse = 1 << 20
+	// multipartHashPrefix marks a stored RequestHash that covers only the route: a
+	// multipart body is hashed while it streams, so its full hash is known only at the
+	// end and travels in the stored response.
+	multipartHashPrefix = "route:"
+)
+
+// idempotencyKey returns the request's key from either header, "" when there is none.
+func idempotencyKey(r *http.Request) (string, error) {
+	k1, k2 := r.Header.Get(HeaderIdempotencyKey), r.Header.Get(HeaderXIdempotencyKey)
+	if k1 != "" && k2 != "" && k1 != k2 {
+		return "", fieldProblem(HeaderIdempotencyKey, "invalid_value", "differs from X-Idempotency-Key; send one of them")
+	}
+	k := k1
+	if k == "" {
+		k = k2
+	}
+	if k == "" {
+		return "", nil
+	}
+	if len(k) > maxIdempotencyKeyLen {
+		return "", fieldProblem(HeaderIdempotencyKey, "invalid_value", "must be at most 255 characters")
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x21 || c > 0x7e {
+			return "", fieldProblem(HeaderIdempotencyKey, "invalid_value", "must be printable ASCII without spaces")
+		}
+	}
+	return k, nil
+}
+
+// routeHash identifies the target of a request: method, path without the prefix (both
+// prefixes are the same API) and query.
+func routeHash(r *http.Request, rc *reqCtx) []byte {
+	h := sha256.New()
+	writeField(h, r.Method)
+	writeField(h, strings.TrimPrefix(r.URL.Path, rc.prefix))
+	writeField(h, r.URL.RawQuery)
+	return h.Sum(nil)
+}
+
+// writeField writes a length-prefixed string, so that concatenations are unambiguous.
+func writeField(h hash.Hash, s string) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+	h.Write(n[:])
+	h.Write([]byte(s))
+}
+
+// jsonRequestHash is the full hash of a request whose body is in memory.
+func jsonRequestHash(route, body []byte) string {
+	h := sha256.New()
+	h.Write(route)
+	b := sha256.Sum256(body)
+	h.Write(b[:])
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// storedMeta is the first line of a stored response; the body follows it.
+type storedMeta struct {
+	RequestHash string `json:"h"`
+	ContentType string `json:"ct,omitempty"`
+	Location    string `json:"loc,omitempty"`
+}
+
+func encodeStored(m storedMeta, body []byte) []byte {
+	b, _ := json.Marshal(m)
+	return append(append(b, '\n'), body...)
+}
+
+func decodeStored(b []byte) (storedMeta, []byte, error) {
+	var m storedMeta
+	line, body, ok := bytes.Cut(b, []byte{'\n'})
+	if !ok {
+		return m, nil, errors.New("httpapi: malformed stored response")
+	}
+	err := json.Unmarshal(line, &m)
+	return m, body, err
+}
+
+// captureWriter keeps a copy of the response for the idempotency record.
+type captureWriter struct {
+	http.ResponseWriter
+	status   int
+	buf      bytes.Buffer
+	overflow bool
+}
+
+func (w *captureWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *captureWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if !w.overflow {
+		if w.buf.Len()+len(p) > maxStoredResponse {
+			w.overflow = true
+			w.buf = bytes.Buffer{}
+		} else {
+			w.buf.Write(p)
+		}
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *captureWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func keyReused() *problem {
+	return &problem{status: http.StatusUnprocessableEntity, code: "idempotency_key_reused", param: HeaderIdempotencyKey,
+		detail: "This idempotency key was used with a different request; use a new key for a new request."}
+}
+
+func keyInUse() *problem {
+	return &problem{status: http.StatusConflict, code: "idempotency_key_in_use", param: HeaderIdempotencyKey,
+		detail: "A request with this idempotency key is still in progress; retry later.",
+		header: http.Header{"Retry-After": {"1"}}}
+}
+
+// idempotent runs h under an idempotency key stored in the Store (so replicas share it):
+// the first request runs and its response is kept; the same key with the same request
+// replays that response; with another request it is 422; while the first is in flight
+// a repeat is 409. A 5xx, a panic or a body that did not arrive whole forgets the key,
+// so that a retry runs again.
+func (a *api) idempotent(w http.ResponseWriter, r *http.Request, rc *reqCtx, rawKey string, kind body, h handlerFunc) {
+	ctx := r.Context()
+	store := a.store
+	key := storedKeyPrefix + rawKey
+	route := routeHash(r, rc)
+	var stored string // what the record's RequestHash holds
+	if kind == multipartBody {
+		stored = multipartHashPrefix + hex.EncodeToString(route)
+	} else {
+		stored = jsonRequestHash(route, rc.body)
+	}
+
+	for attempt := 0; ; attempt++ {
+		now := a.now().UTC()
+		rec := &onboarding.IdempotencyKey{PartnerID: rc.partner, Key: key, RequestHash: stored,
+			CreatedAt: now, ExpiresAt: now.Add(a.idemTTL)}
+		err := store.InsertIdempotencyKey(ctx, rec)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, onboarding.ErrConflict) || attempt >= 3 {
+			a.writeError(w, r, err)
+			return
+		}
+		old, err := store.GetIdempotencyKey(ctx, rc.partner, key)
+		if errors.Is(err, onboarding.ErrNotFound) {
+			continue // forgotten meanwhile: try again
+		}
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if old.RequestHash != stored {
+			a.writeProblem(w, r, keyReused())
+			return
+		}
+		if !old.Completed {
+			if now.Sub(old.CreatedAt) > a.idemLock {
+				// Its request is presumed dead with its process: take the key over.
+				_ = store.DeleteIdempotencyKey(ctx, rc.partner, key)
+				continue
+			}
+			a.writeProblem(w, r, keyInUse())
+			return
+		}
+		meta, body, err := decodeStored(old.ResponseBody)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if kind == multipartBody {
+			// Hash the incoming body the same way the first one was, without acting on it.
+			sum, err := rc.form.drainAll()
+			if err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+			if sum != meta.RequestHash {
+				a.writeProblem(w, r, keyReused())
+				return
+			}
+		}
+		rc.idempotency = "replayed"
+		hd := w.Header()
+		hd.Set(HeaderIdempotentReplayed, "true")
+		if meta.ContentType != "" {
+			hd.Set("Content-Type", meta.ContentType)
+		}
+		if meta.Location != "" {
+			hd.Set("Location", meta.Location)
+		}
+		w.WriteHeader(old.ResponseStatus)
+		_, _ = w.Write(body)
+		return
+	}
+
+	rc.idempotency = "new"
+	cw := &captureWriter{ResponseWriter: w}
+	done := false
+	defer func() {
+		// Runs on return and on panic; a panic goes on to ServeHTTP's recovery.
+		bg := context.WithoutCancel(ctx)
+		full := stored
+		complete := true
+		if kind == multipartBody {
+			full, complete = rc.form.sum()
+		}
+		if !done || cw.status >= 500 || cw.status == 0 || rc.transient || !complete || cw.overflow {
+			if err := store.DeleteIdempotencyKey(bg, rc.partner, key); err != nil {
+				a.log.WarnContext(bg, "httpapi: could not forget an idempotency key", "request_id", rc.id, "error", redact(err.Error()))
+			}
+			return
+		}
+		body := encodeStored(storedMeta{RequestHash: full, ContentType: cw.Header().Get("Content-Type"),
+			Location: cw.Header().Get("Location")}, cw.buf.Bytes())
+		err := store.CompleteIdempotencyKey(bg, &onboarding.IdempotencyKey{PartnerID: rc.partner, Key: key,
+			Completed: true, ResponseStatus: cw.status, ResponseBody: body})
+		if err != nil {
+			a.log.ErrorContext(bg, "httpapi: could not store an idempotent response", "request_id", rc.id, "error", redact(err.Error()))
+			_ = store.DeleteIdempotencyKey(bg, rc.partner, key)
+		}
+	}()
+	if err := h(cw, r, rc); err != nil {
+		a.writeError(cw, r, err)
+	}
+	done = true
+}
