@@ -83,6 +83,16 @@ func (u *UploadRules) MaxSizeFor(t DocumentType) int64 {
 	return DefaultMaxUploadSize
 }
 
+// Largest returns the largest size limit of any type: what a transport may let through
+// before the per-type check.
+func (u *UploadRules) Largest() int64 {
+	n := u.MaxSizeFor("")
+	for _, m := range u.MaxSizeByType {
+		n = max(n, m)
+	}
+	return n
+}
+
 // FormatsFor returns the formats type t accepts.
 func (u *UploadRules) FormatsFor(t DocumentType) []Format {
 	if f, ok := u.FormatsByType[t]; ok {

@@ -139,6 +139,9 @@ func New(store Store, opts *Options) *Service {
 	return s
 }
 
+// UploadRules returns the size and format rules uploads are held to.
+func (s *Service) UploadRules() UploadRules { return s.uploads }
+
 // Store returns the Store the Service runs on.
 func (s *Service) Store() Store { return s.store }
 

@@ -240,11 +240,21 @@ func (s *Service) analyse(ctx context.Context, j *Job) error {
 		return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
 	}
 	now := s.clock()
-	d, err := s.scorer.Score(ctx, scoring.Request{
+	req := scoring.Request{
 		CustomerID: c.ID, PartnerID: c.PartnerID, ExternalID: c.ExternalID, CPF: string(c.CPF), CNPJ: string(c.CNPJ),
 		Name: c.Name, Email: c.Email, Phone: c.Phone, TradingName: c.TradingName, LegalNature: string(c.LegalNature),
 		Attempt: j.Attempt, Now: now,
-	})
+	}
+	if s.registry != nil && c.CNPJ != "" {
+		info, err := s.registry.LookupCompany(ctx, c.CNPJ)
+		if err != nil {
+			return fmt.Errorf("company registry: %w", err)
+		}
+		if info != nil {
+			req.CompanyStatus, req.CompanyOpenedAt, req.CompanyPartners = info.Status, info.OpenedAt, len(info.Partners)
+		}
+	}
+	d, err := s.scorer.Score(ctx, req)
 	if err != nil {
 		return fmt.Errorf("scorer: %w", err)
 	}

@@ -236,3 +236,30 @@ func TestHoldOffersUntilActive(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, offers(t, b, c2.ID), 1)
 }
+
+func TestAnalysisSeesRegistryData(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var got scoring.Request
+	var mu sync.Mutex
+	scorer := scoring.Func(func(ctx context.Context, req scoring.Request) (scoring.Decision, error) {
+		mu.Lock()
+		got = req
+		mu.Unlock()
+		return scoring.Decision{Outcome: scoring.Decline, Reason: "test"}, nil
+	})
+	b := setup(t, &onboarding.Options{Scorer: scorer, Registry: onboarding.SandboxRegistry{}})
+	p := params(t)
+	p.CNPJ = "12.ABC.345/01DE-35"
+	_, _, err := b.svc.CreateCustomer(ctx, "p1", p)
+	require.NoError(t, err)
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, "ltda", got.LegalNature)
+	assert.Equal(t, "active", got.CompanyStatus)
+	assert.False(t, got.CompanyOpenedAt.IsZero())
+	assert.Equal(t, 1, got.CompanyPartners)
+	assert.Equal(t, 1, got.Attempt)
+}

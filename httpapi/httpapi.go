@@ -86,8 +86,8 @@ type Options struct {
 	MaxJSONBody int64
 	// MaxUploadSize is the largest file the Service accepts (its UploadRules). A multipart
 	// body may hold that plus MultipartOverhead; beyond, the upload is cut short with 413.
-	// The Service still enforces its own per-type limits. Default
-	// onboarding.DefaultMaxUploadSize.
+	// The Service still enforces its own per-type limits. Default: the largest limit of
+	// the Service's UploadRules.
 	MaxUploadSize int64
 
 	// IdempotencyTTL is how long an idempotency key is kept. Default
@@ -239,7 +239,8 @@ func New(svc *onboarding.Service, opts *Options) http.Handler {
 	}
 	maxUpload := opts.MaxUploadSize
 	if maxUpload == 0 {
-		maxUpload = onboarding.DefaultMaxUploadSize
+		rules := svc.UploadRules()
+		maxUpload = rules.Largest()
 	}
 	a.maxMultipart = maxUpload + MultipartOverhead
 	if a.idemTTL == 0 {
