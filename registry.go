@@ -13,8 +13,9 @@ import (
 // CNPJ always gives the same company. It never calls out.
 //
 // The legal nature is derived from the CNPJ's first eight characters (the raiz): numeric
-// CNPJs whose raiz ends in 0–4 are MEI, 5–6 LTDA, 7 SLU, 8 S.A., 9 EI; alphanumeric CNPJs
-// (issued since July 2026) are LTDA. LTDA and S.A. companies have one co-owner besides the
+// CNPJs whose raiz ends in 0–5 are MEI (the guide's case), 6 LTDA, 7 SLU, 8 S.A., 9 EI;
+// alphanumeric CNPJs (issued since July 2026) whose raiz ends in a letter are LTDA, the
+// others follow their last digit. LTDA and S.A. companies have one co-owner besides the
 // applicant, with a generated CPF. The opening date lies between 2010 and 2025.
 type SandboxRegistry struct{}
 
@@ -30,11 +31,11 @@ func (SandboxRegistry) LookupCompany(_ context.Context, cnpj taxid.CNPJ) (*Compa
 	info := &CompanyInfo{Status: "active",
 		OpenedAt: time.Date(2010+r.IntN(16), time.Month(1+r.IntN(12)), 1+r.IntN(28), 0, 0, 0, 0, time.UTC)}
 	switch last := bare[7]; {
-	case cnpj.IsAlphanumeric():
+	case last >= 'A':
 		info.LegalNature = LegalNatureLTDA
-	case last <= '4':
+	case last <= '5':
 		info.LegalNature = LegalNatureMEI
-	case last <= '6':
+	case last == '6':
 		info.LegalNature = LegalNatureLTDA
 	case last == '7':
 		info.LegalNature = LegalNatureSLU

@@ -808,7 +808,8 @@ func TestSandboxRegistry(t *testing.T) {
 	reg := onboarding.SandboxRegistry{}
 	cases := map[string]onboarding.LegalNature{
 		"11.222.333/0001-81": onboarding.LegalNatureMEI,  // raiz ends in 3
-		"12.ABC.345/01DE-35": onboarding.LegalNatureLTDA, // alphanumeric
+		"12.ABC.345/01DE-35": onboarding.LegalNatureMEI,  // alphanumeric, raiz ends in 5
+		"11.444.777/0001-61": onboarding.LegalNatureSLU,  // raiz ends in 7
 	}
 	for in, want := range cases {
 		cnpj, err := taxid.ParseCNPJ(in)
@@ -825,8 +826,8 @@ func TestSandboxRegistry(t *testing.T) {
 	p.CNPJ = "12.ABC.345/01DE-35"
 	c, _, err := b.svc.CreateCustomer(ctx, "p1", p)
 	require.NoError(t, err)
-	assert.Equal(t, onboarding.LegalNatureLTDA, c.LegalNature)
-	assert.Len(t, c.KYC, 5, "articles, identity and selfie of the applicant and of one co-owner")
+	assert.Equal(t, onboarding.LegalNatureMEI, c.LegalNature)
+	assert.Len(t, c.KYC, 2, "the guide's MEI: ccmei and selfie")
 }
 
 func TestReasonsAreValidated(t *testing.T) {

@@ -3,6 +3,7 @@ package onboarding_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/internal/testfiles"
 	"github.com/onboardkit/onboarding/scoring"
+	"github.com/onboardkit/onboarding/taxid"
 	"github.com/onboardkit/onboarding/webhook"
 )
 
@@ -250,7 +252,12 @@ func TestAnalysisSeesRegistryData(t *testing.T) {
 	})
 	b := setup(t, &onboarding.Options{Scorer: scorer, Registry: onboarding.SandboxRegistry{}})
 	p := params(t)
-	p.CNPJ = "12.ABC.345/01DE-35"
+	r := rand.New(rand.NewPCG(6, 6))
+	cnpj := taxid.GenerateCNPJ(r, false)
+	for cnpj[7] != '6' { // a raiz ending in 6: an LTDA with a co-owner in the sandbox
+		cnpj = taxid.GenerateCNPJ(r, false)
+	}
+	p.CNPJ = cnpj.String()
 	_, _, err := b.svc.CreateCustomer(ctx, "p1", p)
 	require.NoError(t, err)
 	_, err = b.svc.Work(ctx)
