@@ -807,9 +807,9 @@ func TestSandboxRegistry(t *testing.T) {
 	ctx := context.Background()
 	reg := onboarding.SandboxRegistry{}
 	cases := map[string]onboarding.LegalNature{
-		"11.222.333/0001-81": onboarding.LegalNatureMEI,  // raiz ends in 3
-		"12.ABC.345/01DE-35": onboarding.LegalNatureMEI,  // alphanumeric, raiz ends in 5
-		"11.444.777/0001-61": onboarding.LegalNatureSLU,  // raiz ends in 7
+		"11.222.333/0001-81": onboarding.LegalNatureMEI, // raiz ends in 3
+		"12.ABC.345/01DE-35": onboarding.LegalNatureMEI, // alphanumeric, raiz ends in 5
+		"11.444.777/0001-61": onboarding.LegalNatureSLU, // raiz ends in 7
 	}
 	for in, want := range cases {
 		cnpj, err := taxid.ParseCNPJ(in)
