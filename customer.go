@@ -133,6 +133,28 @@ func (c *Customer) MarshalJSON() ([]byte, error) {
 	return json.Marshal(w)
 }
 
+// UnmarshalJSON decodes the API object (a customer.created webhook's data, say), checking
+// the CPF and CNPJ. Partner and version are not part of it and stay zero.
+func (c *Customer) UnmarshalJSON(b []byte) error {
+	var w struct {
+		customerJSON
+		CPF  taxid.CPF   `json:"cpf"`
+		CNPJ *taxid.CNPJ `json:"cnpj"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*c = Customer{ID: w.ID, Status: w.Status, CPF: w.CPF, Name: w.Name, Email: w.Email, Phone: w.Phone,
+		TradingName: w.TradingName, ExternalID: w.ExternalID, KYC: w.KYC, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+	if w.CNPJ != nil {
+		c.CNPJ = *w.CNPJ
+	}
+	if w.LegalNature != nil {
+		c.LegalNature = *w.LegalNature
+	}
+	return nil
+}
+
 // CreateCustomerParams is the registration input. Strings are taken as the partner sent
 // them; CreateCustomer trims, normalises and validates them.
 type CreateCustomerParams struct {

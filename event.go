@@ -52,8 +52,10 @@ func (e *Event) Clone() *Event {
 
 // ListEventsParams filters event listings.
 type ListEventsParams struct {
-	CustomerID    string
-	Type          EventType
+	CustomerID string
+	Type       EventType
+	// CreatedFrom keeps events created at or after it (zero: all).
+	CreatedFrom   time.Time
 	Limit         int
 	StartingAfter string
 }

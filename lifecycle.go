@@ -391,8 +391,8 @@ func (s *Service) UploadDocument(ctx context.Context, partnerID, customerID stri
 		r.Status, r.Message, r.UploadedAt, r.Submitted = RequirementSubmitted, nil, &uploaded, sub
 		t.kycChanged = true
 		result = doc
-		if s.wantsReview(docType) {
-			if err := t.q.InsertJob(ctx, s.reviewJob(doc, t.c)); err != nil {
+		if kind, ok := s.reviewKind(docType); ok {
+			if err := t.q.InsertJob(ctx, s.reviewJob(kind, doc, t.c)); err != nil {
 				return err
 			}
 		}

@@ -211,6 +211,31 @@ func (o *CreditOffer) MarshalJSON() ([]byte, error) {
 	return json.Marshal(w)
 }
 
+// UnmarshalJSON decodes the API object (a credit_offer.* webhook's data, say). Partner,
+// model and release time are not part of it and stay zero.
+func (o *CreditOffer) UnmarshalJSON(b []byte) error {
+	var w offerJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*o = CreditOffer{ID: w.ID, CustomerID: w.CustomerID, ExternalID: w.ExternalID, Status: w.Status,
+		ApprovedAmount: w.ApprovedAmount, MinAmount: w.MinAmount, MonthlyInterestRate: w.MonthlyInterestRate,
+		DueDateRule: w.DueDateRule, ValidUntil: w.ValidUntil, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+	if o.MonthlyInterestRate == 0 {
+		o.MonthlyInterestRate = w.InterestRate
+	}
+	if w.Installments != nil {
+		o.Installments = *w.Installments
+	}
+	if w.MinInstallments != nil {
+		o.MinInstallments = *w.MinInstallments
+	}
+	if w.MaxInstallments != nil {
+		o.MaxInstallments = *w.MaxInstallments
+	}
+	return nil
+}
+
 // ListOffersParams filters and pages offer listings.
 type ListOffersParams struct {
 	CustomerID    string

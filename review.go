@@ -10,9 +10,15 @@ import (
 	"time"
 )
 
-// JobReviewDocument has an automated Reviewer (or Biometrics, for a selfie) judge a
-// submitted document; enqueued with the upload when either plugin is configured.
-const JobReviewDocument JobKind = "review_document"
+// Automated review jobs, enqueued with an upload when the uploading Service has the plugin.
+// Each kind waits for a Service configured with its plugin, so a replica without one (say
+// during a rolling deploy) never swallows the work.
+const (
+	// JobReviewDocument has the Reviewer judge a submitted document.
+	JobReviewDocument JobKind = "review_document"
+	// JobCheckSelfie has the Biometrics provider judge a submitted selfie.
+	JobCheckSelfie JobKind = "check_selfie"
+)
 
 // VerdictDecision is an automated reviewer's answer.
 type VerdictDecision string
@@ -155,17 +161,21 @@ func sandboxVerdict(filename string, score int) Verdict {
 	return Verdict{Decision: VerdictApprove, Score: score, Provider: "sandbox"}
 }
 
-// wantsReview reports whether uploads of type t get an automated review job.
-func (s *Service) wantsReview(t DocumentType) bool {
-	if t == DocSelfie && s.biometrics != nil {
-		return true
+// reviewKind says which automated review an upload of type t gets, if any: a selfie goes
+// to Biometrics when there is one, everything else to the Reviewer.
+func (s *Service) reviewKind(t DocumentType) (JobKind, bool) {
+	switch {
+	case t == DocSelfie && s.biometrics != nil:
+		return JobCheckSelfie, true
+	case s.reviewer != nil:
+		return JobReviewDocument, true
 	}
-	return s.reviewer != nil
+	return "", false
 }
 
 // reviewJob is the automated review of a document.
-func (s *Service) reviewJob(d *Document, c *Customer) *Job {
-	j := s.newJob(JobReviewDocument, c, d.CreatedAt)
+func (s *Service) reviewJob(kind JobKind, d *Document, c *Customer) *Job {
+	j := s.newJob(kind, c, d.CreatedAt)
 	j.Args, _ = json.Marshal(map[string]string{"document_id": d.ID})
 	return j
 }
@@ -200,12 +210,10 @@ func (s *Service) runReview(ctx context.Context, j *Job) error {
 		return rc, err
 	}}
 	var v Verdict
-	if d.Type == DocSelfie && s.biometrics != nil {
+	if j.Kind == JobCheckSelfie {
 		v, err = s.biometrics.CheckSelfie(ctx, in)
-	} else if s.reviewer != nil {
-		v, err = s.reviewer.Review(ctx, in)
 	} else {
-		v = Verdict{Decision: VerdictManual}
+		v, err = s.reviewer.Review(ctx, in)
 	}
 	if err != nil {
 		return fmt.Errorf("reviewer: %w", err)

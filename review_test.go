@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,9 +37,32 @@ func TestAutomatedReview(t *testing.T) {
 	hist, err := b.svc.History(ctx, "p1", c.ID)
 	require.NoError(t, err)
 	assert.Equal(t, "reviewer:sandbox", hist[len(hist)-1].Actor)
-	jobs, err := b.store.ListJobs(ctx, onboarding.ListJobsParams{Kind: onboarding.JobReviewDocument, State: onboarding.JobCompleted})
+	for _, kind := range []onboarding.JobKind{onboarding.JobReviewDocument, onboarding.JobCheckSelfie} {
+		jobs, err := b.store.ListJobs(ctx, onboarding.ListJobsParams{Kind: kind, State: onboarding.JobCompleted})
+		require.NoError(t, err)
+		assert.Len(t, jobs, 1, "the Reviewer judged the CCMEI, Biometrics the selfie")
+	}
+}
+
+func TestReviewJobsWaitForAServiceWithThePlugin(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, &onboarding.Options{Reviewer: onboarding.SandboxReviewer{}})
+	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
 	require.NoError(t, err)
-	assert.Len(t, jobs, 2)
+	uploadNamed(t, b, c.ID, onboarding.DocCCMEI, "ccmei.pdf", testfiles.PDF("a"))
+	plain := onboarding.New(b.store, &onboarding.Options{NowFunc: b.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	_, err = plain.Work(ctx) // a replica without a Reviewer leaves the review alone
+	require.NoError(t, err)
+	jobs, err := b.store.ListJobs(ctx, onboarding.ListJobsParams{Kind: onboarding.JobReviewDocument})
+	require.NoError(t, err)
+	require.Len(t, jobs, 1)
+	assert.Equal(t, onboarding.JobAvailable, jobs[0].State)
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	got, err := b.svc.GetCustomer(ctx, "p1", c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, onboarding.RequirementApproved, got.Requirement("req_ccmei").Status)
 }
 
 func TestAutomatedReviewRejectsAndDenies(t *testing.T) {

@@ -321,6 +321,82 @@ func (s *Service) ReplayDelivery(ctx context.Context, partnerID, deliveryID stri
 	return err
 }
 
+// RecoverWebhookEndpoint brings an endpoint back after an outage: it enables the endpoint
+// and schedules, once more, every event of the partner since `since` that matches its filter
+// and was not delivered to it — events whose deliveries were cancelled (a 410 disabled the
+// endpoint) or died, and events published while it was disabled, which got no delivery at
+// all. Deliveries pending already are left alone. It returns how many it scheduled.
+func (s *Service) RecoverWebhookEndpoint(ctx context.Context, partnerID, endpointID string, since time.Time) (int, error) {
+	active := webhook.EndpointActive
+	ep, err := s.UpdateWebhookEndpoint(ctx, partnerID, endpointID, UpdateEndpointParams{Status: &active})
+	if err != nil {
+		return 0, err
+	}
+	scheduled := 0
+	after := ""
+	for {
+		events, err := s.store.ListEvents(ctx, partnerID, ListEventsParams{CreatedFrom: since.UTC(), Limit: MaxPageLimit, StartingAfter: after})
+		if err != nil {
+			return scheduled, err
+		}
+		for _, e := range events {
+			if !ep.Matches(string(e.Type)) {
+				continue
+			}
+			n, err := s.recoverEvent(ctx, ep, e)
+			if err != nil {
+				return scheduled, err
+			}
+			scheduled += n
+		}
+		if len(events) < MaxPageLimit {
+			break
+		}
+		after = events[len(events)-1].ID
+	}
+	if scheduled > 0 {
+		s.notify()
+	}
+	return scheduled, nil
+}
+
+// recoverEvent schedules e for ep unless a delivery of it is delivered or pending.
+func (s *Service) recoverEvent(ctx context.Context, ep *WebhookEndpoint, e *Event) (int, error) {
+	now := s.clock()
+	scheduled := 0
+	err := s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+		scheduled = 0
+		ds, err := q.ListDeliveries(ctx, ep.PartnerID, ListDeliveriesParams{EventID: e.ID, EndpointID: ep.ID})
+		if err != nil {
+			return err
+		}
+		var retry *Delivery
+		for _, d := range ds {
+			switch d.Status {
+			case DeliveryDelivered, DeliveryPending:
+				return nil
+			default:
+				retry = d
+			}
+		}
+		if retry == nil {
+			retry = &Delivery{ID: NewID("dlv"), PartnerID: ep.PartnerID, EndpointID: ep.ID, EventID: e.ID,
+				EventType: e.Type, Status: DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+			if err := q.InsertDelivery(ctx, retry); err != nil {
+				return err
+			}
+		} else {
+			retry.Status, retry.NextAttemptAt, retry.UpdatedAt = DeliveryPending, now, now
+			if err := q.UpdateDelivery(ctx, retry); err != nil {
+				return err
+			}
+		}
+		scheduled = 1
+		return q.InsertJob(ctx, s.deliveryJob(retry, now))
+	})
+	return scheduled, err
+}
+
 func (s *Service) deliveryJob(d *Delivery, now time.Time) *Job {
 	args, _ := json.Marshal(map[string]string{"delivery_id": d.ID})
 	return &Job{ID: NewID(prefixJob), Kind: JobDeliverWebhook, PartnerID: d.PartnerID, Args: args,

@@ -315,3 +315,37 @@ func TestWebhookEndpointCRUD(t *testing.T) {
 	_, err = b.svc.GetWebhookEndpoint(ctx, "p1", ids[1])
 	assert.ErrorIs(t, err, onboarding.ErrNotFound)
 }
+
+func TestWebhookRecoverEndpoint(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, rcv := webhookSetup(t)
+	ep, secret, err := b.svc.CreateWebhookEndpoint(ctx, "p1", onboarding.CreateEndpointParams{URL: rcv.srv.URL, Events: []string{"customer.created"}})
+	require.NoError(t, err)
+	rcv.trust(secret)
+	start := b.clock.Now()
+	rcv.failNext(http.StatusGone, 1)
+	_, _, err = b.svc.CreateCustomer(ctx, "p1", params(t)) // meets the 410: the endpoint is disabled
+	require.NoError(t, err)
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	for range 3 { // published while disabled: no delivery at all
+		_, _, err = b.svc.CreateCustomer(ctx, "p1", params(t))
+		require.NoError(t, err)
+	}
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, rcv.events())
+
+	n, err := b.svc.RecoverWebhookEndpoint(ctx, "p1", ep.ID, start)
+	require.NoError(t, err)
+	assert.Equal(t, 4, n)
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	assert.Len(t, rcv.events(), 4, "every customer.created arrives")
+	n, err = b.svc.RecoverWebhookEndpoint(ctx, "p1", ep.ID, start)
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing delivered is sent again")
+	_, err = b.svc.RecoverWebhookEndpoint(ctx, "p2", ep.ID, start)
+	assert.ErrorIs(t, err, onboarding.ErrNotFound)
+}

@@ -60,10 +60,15 @@ type handler func(ctx context.Context, j *Job) error
 // handlers returns the job kinds this Service can work, by what it was configured with. Kinds
 // without a handler stay queued for a Service that has one.
 func (s *Service) handlers() map[JobKind]handler {
-	h := map[JobKind]handler{JobExpireOffer: s.expireOffer, JobPublishEvent: s.publish, JobDeliverWebhook: s.deliver,
-		JobReviewDocument: s.runReview}
+	h := map[JobKind]handler{JobExpireOffer: s.expireOffer, JobPublishEvent: s.publish, JobDeliverWebhook: s.deliver}
 	if s.scorer != nil {
 		h[JobCreditAnalysis] = s.analyse
+	}
+	if s.reviewer != nil {
+		h[JobReviewDocument] = s.runReview
+	}
+	if s.biometrics != nil {
+		h[JobCheckSelfie] = s.runReview
 	}
 	if _, ok := s.blobs.(BlobSweeper); ok {
 		h[JobSweepBlobs] = s.sweep
@@ -275,20 +280,22 @@ func (s *Service) analyse(ctx context.Context, j *Job) error {
 
 // recordDecision writes a decision with the analysis job's completion.
 func (s *Service) recordDecision(ctx context.Context, j *Job, c *Customer, d scoring.Decision) error {
-	now := s.clock()
 	return s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+		// Read the status again in this transaction: activation releases held offers in
+		// its own, and one of the two must see the other.
+		cur, err := q.GetCustomer(ctx, c.PartnerID, c.ID)
+		if err != nil {
+			return err
+		}
+		// The clock is read after the customer, so an offer is never older than an
+		// activation it saw.
+		now := s.clock()
 		if d.Approved() {
 			o := &CreditOffer{ID: NewID(prefixOffer), PartnerID: c.PartnerID, CustomerID: c.ID, ExternalID: c.ExternalID,
 				Status: OfferAvailable, ApprovedAmount: Money(d.ApprovedAmountCents), MinAmount: Money(d.MinAmountCents),
 				MonthlyInterestRate: Rate(d.MonthlyRate), Installments: d.Installments,
 				MinInstallments: d.MinInstallments, MaxInstallments: d.MaxInstallments, DueDateRule: d.DueDateRule,
 				ValidUntil: now.Add(d.ValidFor), Model: d.Model, Version: 1, CreatedAt: now, UpdatedAt: now}
-			// Read the status again in this transaction: activation releases held offers in
-			// its own, and one of the two must see the other.
-			cur, err := q.GetCustomer(ctx, c.PartnerID, c.ID)
-			if err != nil {
-				return err
-			}
 			hold := s.holdOffers && cur.Status != StatusActive
 			if !hold {
 				o.ReleasedAt = now

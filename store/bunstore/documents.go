@@ -226,6 +226,10 @@ func (q *queries) ListEvents(ctx context.Context, partnerID string, f onboarding
 		b.WriteString(` AND type = ?`)
 		args = append(args, string(f.Type))
 	}
+	if !f.CreatedFrom.IsZero() {
+		b.WriteString(` AND created_at >= ?`)
+		args = append(args, q.ts(f.CreatedFrom))
+	}
 	if f.StartingAfter != "" {
 		b.WriteString(` AND id > ?`)
 		args = append(args, f.StartingAfter)

@@ -339,7 +339,8 @@ func (t *txn) ListEvents(_ context.Context, partnerID string, f onboarding.ListE
 	var list []*onboarding.Event
 	for _, e := range t.st.events {
 		if e.PartnerID == partnerID && (f.CustomerID == "" || e.CustomerID == f.CustomerID) &&
-			(f.Type == "" || e.Type == f.Type) && (f.StartingAfter == "" || e.ID > f.StartingAfter) {
+			(f.Type == "" || e.Type == f.Type) && (f.StartingAfter == "" || e.ID > f.StartingAfter) &&
+			!e.CreatedAt.Before(f.CreatedFrom) {
 			list = append(list, e.Clone())
 		}
 	}

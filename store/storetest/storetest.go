@@ -752,6 +752,14 @@ func testEvents(t *testing.T, s onboarding.Store) {
 	assert.Equal(t, evs[1].ID, list[0].ID)
 	_, err = s.GetEvent(ctx, "evt_missing")
 	assert.ErrorIs(t, err, onboarding.ErrNotFound)
+
+	late := newEvent(c, onboarding.EventCustomerActive)
+	late.CreatedAt = base.Add(time.Hour)
+	require.NoError(t, s.InsertEvent(ctx, late))
+	list, err = s.ListEvents(ctx, "p1", onboarding.ListEventsParams{Limit: 10, CreatedFrom: base.Add(time.Hour)})
+	require.NoError(t, err)
+	require.Len(t, list, 1, "created_from is inclusive")
+	assert.Equal(t, late.ID, list[0].ID)
 }
 
 func newJob(c *onboarding.Customer, runAt time.Time) *onboarding.Job {
