@@ -302,6 +302,7 @@ func (a *api) routes() {
 		{"DELETE", "/webhooks/endpoints/{id}", noBody, a.deleteEndpoint},
 		{"POST", "/webhooks/endpoints/{id}/secret/rotate", optionalJSON, a.rotateSecret},
 		{"POST", "/webhooks/endpoints/{id}/rotate-secret", optionalJSON, a.rotateSecret},
+		{"POST", "/webhooks/endpoints/{id}/recover", jsonBody, a.recoverEndpoint},
 	}
 	for _, p := range Prefixes {
 		a.mux.Handle("POST "+p+"/auth/token", a.public(p, a.issueToken))

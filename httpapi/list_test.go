@@ -178,6 +178,11 @@ func TestWebhookEndpoints(t *testing.T) {
 	require.False(t, page["has_more"].(bool))
 	require.Len(t, e.do("GET", "/webhooks/endpoints?status=disabled", acmeClient, nil).json(t)["data"], 1)
 
+	r = e.do("POST", "/webhooks/endpoints/"+id+"/recover", acmeClient, map[string]any{"since": e.clock.Now().Add(-time.Hour)})
+	require.Equal(t, 200, r.status, "%s", r.body)
+	require.Equal(t, "active", r.json(t)["status"], "recovering enables the endpoint")
+	e.do("POST", "/webhooks/endpoints/"+id+"/recover", acmeClient, map[string]any{}).problem(t, 422, "missing_required_field")
+
 	r = e.do("DELETE", "/webhooks/endpoints/"+id, acmeClient, nil)
 	require.Equal(t, 204, r.status)
 	require.Empty(t, r.body)

@@ -169,3 +169,29 @@ func (a *api) rotateSecret(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	a.writeJSON(w, r, http.StatusOK, rotateResponse{ID: id, Secret: secret, PreviousSecretExpiresAt: expires})
 	return nil
 }
+
+// recoverBody asks to recover an endpoint from a time on.
+type recoverBody struct {
+	Since *time.Time `json:"since"`
+}
+
+// recoverEndpoint is POST /webhooks/endpoints/{id}/recover {since} (an extension of
+// API.md): it enables the endpoint and schedules again every event since `since` that was
+// not delivered to it, including those published while it was disabled. It answers
+// {id, status, scheduled}.
+func (a *api) recoverEndpoint(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var b recoverBody
+	if err := decodeJSON(rc.body, &b, nil); err != nil {
+		return err
+	}
+	if b.Since == nil {
+		return fieldProblem("since", onboarding.CodeMissingRequiredField, "is required (RFC 3339)")
+	}
+	id := r.PathValue("id")
+	n, err := a.svc.RecoverWebhookEndpoint(r.Context(), rc.partner, id, *b.Since)
+	if err != nil {
+		return err
+	}
+	a.writeJSON(w, r, http.StatusOK, map[string]any{"id": id, "status": webhook.EndpointActive, "scheduled": n})
+	return nil
+}
