@@ -325,6 +325,7 @@ func (s *Service) emit(ctx context.Context, q Queries, c *Customer, t EventType,
 		return err
 	}
 	j := s.newJob(JobPublishEvent, c, now)
+	j.RunAt = followUpRunAt(ctx, now)
 	j.Args, _ = json.Marshal(map[string]string{"event_id": e.ID})
 	return q.InsertJob(ctx, j)
 }

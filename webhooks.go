@@ -446,7 +446,9 @@ func (s *Service) publish(ctx context.Context, j *Job) error {
 				if err := q.InsertDelivery(ctx, d); err != nil {
 					return err
 				}
-				if err := q.InsertJob(ctx, s.deliveryJob(d, now)); err != nil {
+				dj := s.deliveryJob(d, now)
+				dj.RunAt = followUpRunAt(ctx, now)
+				if err := q.InsertJob(ctx, dj); err != nil {
 					return err
 				}
 				fanned = true

@@ -179,6 +179,7 @@ func (s *Service) Work(ctx context.Context) (int, error) {
 func (s *Service) work(ctx context.Context, j *Job) {
 	jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lease)
 	defer cancel()
+	jctx = context.WithValue(jctx, parentRunAtKey{}, j.RunAt)
 	h := s.handlers()[j.Kind]
 	var err error
 	if h == nil {
@@ -205,6 +206,20 @@ func (s *Service) work(ctx context.Context, j *Job) {
 	if ferr := s.store.FailJob(jctx, j.ID, s.workerID, now, f); ferr != nil && !errors.Is(ferr, ErrConcurrentUpdate) {
 		s.log.ErrorContext(ctx, "onboarding: record job failure", "job", j.ID, "error", ferr)
 	}
+}
+
+// parentRunAtKey carries the RunAt of the job being worked.
+type parentRunAtKey struct{}
+
+// followUpRunAt is when a job enqueued now should run: at once, but ordered with the job
+// that caused it (its RunAt) rather than behind everything enqueued since. Under a burst,
+// a registration's offer webhook then goes out before later registrations are analysed,
+// instead of after all of them.
+func followUpRunAt(ctx context.Context, now time.Time) time.Time {
+	if t, ok := ctx.Value(parentRunAtKey{}).(time.Time); ok && t.Before(now) {
+		return t
+	}
+	return now
 }
 
 // retryDelay is exponential backoff from 1 s, doubling to at most an hour, with ±20 %
