@@ -12,7 +12,8 @@ type JobKind string
 const (
 	// JobCreditAnalysis runs the scorer for a customer; enqueued at registration.
 	JobCreditAnalysis JobKind = "credit_analysis"
-	// JobPublishEvent relays one outbox event to the webhook senders.
+	// JobPublishEvent relays one outbox event to the broker Publisher (webhook deliveries
+	// are written with the event itself).
 	JobPublishEvent JobKind = "publish_event"
 )
 

@@ -403,9 +403,39 @@ func (s *Service) deliveryJob(d *Delivery, now time.Time) *Job {
 		State: JobAvailable, MaxAttempts: len(webhook.DefaultSchedule.Delays) + 1, RunAt: now, CreatedAt: now, UpdatedAt: now}
 }
 
-// publish fans one outbox event out: a delivery (and its job) per active endpoint whose
-// filter matches, written with the publish job's completion; then the broker Publisher, if
-// any.
+// fanOut writes, in the caller's transaction, a delivery and its job for every active
+// endpoint of e's partner whose filter matches e.
+func (s *Service) fanOut(ctx context.Context, q Queries, e *Event, now time.Time) error {
+	after := ""
+	for {
+		eps, err := q.ListEndpoints(ctx, e.PartnerID, ListEndpointsParams{Status: webhook.EndpointActive, Limit: MaxPageLimit, StartingAfter: after})
+		if err != nil {
+			return err
+		}
+		for _, ep := range eps {
+			if !ep.Matches(string(e.Type)) {
+				continue
+			}
+			d := &Delivery{ID: NewID("dlv"), PartnerID: e.PartnerID, EndpointID: ep.ID, EventID: e.ID, EventType: e.Type,
+				Status: DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+			if err := q.InsertDelivery(ctx, d); err != nil {
+				return err
+			}
+			dj := s.deliveryJob(d, now)
+			dj.RunAt = followUpRunAt(ctx, now)
+			if err := q.InsertJob(ctx, dj); err != nil {
+				return err
+			}
+		}
+		if len(eps) < MaxPageLimit {
+			return nil
+		}
+		after = eps[len(eps)-1].ID
+	}
+}
+
+// publish hands one outbox event to the broker Publisher (at least once: a failure retries
+// the job, and the broker's consumers deduplicate on the event ID).
 func (s *Service) publish(ctx context.Context, j *Job) error {
 	var args struct {
 		EventID string `json:"event_id"`
@@ -420,50 +450,10 @@ func (s *Service) publish(ctx context.Context, j *Job) error {
 	if err != nil {
 		return err
 	}
-	if s.publisher != nil {
-		// At least once: a failure here retries the whole job, and the broker's consumers
-		// deduplicate on the event ID.
-		if err := s.publisher.Publish(ctx, e); err != nil {
-			return err
-		}
+	if err := s.publisher.Publish(ctx, e); err != nil {
+		return err
 	}
-	now := s.clock()
-	fanned := false
-	err = s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
-		fanned = false
-		after := ""
-		for {
-			eps, err := q.ListEndpoints(ctx, e.PartnerID, ListEndpointsParams{Status: webhook.EndpointActive, Limit: MaxPageLimit, StartingAfter: after})
-			if err != nil {
-				return err
-			}
-			for _, ep := range eps {
-				if !ep.Matches(string(e.Type)) {
-					continue
-				}
-				d := &Delivery{ID: NewID("dlv"), PartnerID: e.PartnerID, EndpointID: ep.ID, EventID: e.ID, EventType: e.Type,
-					Status: DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
-				if err := q.InsertDelivery(ctx, d); err != nil {
-					return err
-				}
-				dj := s.deliveryJob(d, now)
-				dj.RunAt = followUpRunAt(ctx, now)
-				if err := q.InsertJob(ctx, dj); err != nil {
-					return err
-				}
-				fanned = true
-			}
-			if len(eps) < MaxPageLimit {
-				break
-			}
-			after = eps[len(eps)-1].ID
-		}
-		return s.completeIn(ctx, q, j, now)
-	})
-	if err == nil && fanned {
-		s.notify()
-	}
-	return err
+	return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
 }
 
 // deliver makes one attempt at a delivery and records it in the log, with the job's

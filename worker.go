@@ -60,7 +60,10 @@ type handler func(ctx context.Context, j *Job) error
 // handlers returns the job kinds this Service can work, by what it was configured with. Kinds
 // without a handler stay queued for a Service that has one.
 func (s *Service) handlers() map[JobKind]handler {
-	h := map[JobKind]handler{JobExpireOffer: s.expireOffer, JobPublishEvent: s.publish, JobDeliverWebhook: s.deliver}
+	h := map[JobKind]handler{JobExpireOffer: s.expireOffer, JobDeliverWebhook: s.deliver}
+	if s.publisher != nil {
+		h[JobPublishEvent] = s.publish
+	}
 	if s.scorer != nil {
 		h[JobCreditAnalysis] = s.analyse
 	}

@@ -196,11 +196,12 @@ func benchLibraryDispatch(b *testing.B, kind string, w int) float64 {
 	db := newDatabase(b, kind)
 	rcv := newBenchReceiver(b, b.N, nil)
 	svc := newService(b, db.open(b), onboarding.Options{Workers: w})
-	if _, _, err := svc.CreateWebhookEndpoint(ctx, partner, onboarding.CreateEndpointParams{URL: rcv.url, Events: []string{"*"}}); err != nil {
+	ep, _, err := svc.CreateWebhookEndpoint(ctx, partner, onboarding.CreateEndpointParams{URL: rcv.url, Events: []string{"*"}})
+	if err != nil {
 		b.Fatal(err)
 	}
-	// b.N events in the outbox, each with its publish job, as the business
-	// transactions leave them.
+	// b.N events in the outbox, each with its delivery to the endpoint and the delivery's
+	// job, as the business transactions leave them (the fan-out happens in them).
 	store := svc.Store()
 	for start := 0; start < b.N; start += 500 {
 		err := store.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
@@ -211,10 +212,15 @@ func benchLibraryDispatch(b *testing.B, kind string, w int) float64 {
 				if err := q.InsertEvent(ctx, e); err != nil {
 					return err
 				}
-				args, _ := json.Marshal(map[string]string{"event_id": e.ID})
-				if err := q.InsertJob(ctx, &onboarding.Job{ID: onboarding.NewID("job"), Kind: onboarding.JobPublishEvent,
-					PartnerID: partner, CustomerID: "cust_bench", Args: args, State: onboarding.JobAvailable,
-					MaxAttempts: onboarding.DefaultJobMaxAttempts, RunAt: now, CreatedAt: now, UpdatedAt: now}); err != nil {
+				d := &onboarding.Delivery{ID: onboarding.NewID("dlv"), PartnerID: partner, EndpointID: ep.ID, EventID: e.ID,
+					EventType: e.Type, Status: onboarding.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+				if err := q.InsertDelivery(ctx, d); err != nil {
+					return err
+				}
+				args, _ := json.Marshal(map[string]string{"delivery_id": d.ID})
+				if err := q.InsertJob(ctx, &onboarding.Job{ID: onboarding.NewID("job"), Kind: onboarding.JobDeliverWebhook,
+					PartnerID: partner, Args: args, State: onboarding.JobAvailable,
+					MaxAttempts: len(webhook.DefaultSchedule.Delays) + 1, RunAt: now, CreatedAt: now, UpdatedAt: now}); err != nil {
 					return err
 				}
 			}

@@ -197,15 +197,20 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`, id, partner, p.Externa
 		if _, err := tx.ExecContext(ctx, insertEventSQL, eventID, partner, "customer.created", id, string(data), ts); err != nil {
 			return err
 		}
-		for _, j := range []struct{ kind, args string }{
-			{"publish_event", `{"event_id":"` + eventID + `"}`}, {"credit_analysis", `{}`},
-		} {
-			if _, err := tx.ExecContext(ctx, insertJobSQL, onboarding.NewID("job"), j.kind, partner, id, j.args,
-				"available", 0, onboarding.DefaultJobMaxAttempts, ts, "", nil, "", ts, ts, nil); err != nil {
-				return err
-			}
+		// The event's fan-out reads the partner's active endpoints (none here).
+		rows, err := tx.QueryContext(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE partner_id = ? AND status = ? ORDER BY id LIMIT ?`,
+			partner, "active", onboarding.MaxPageLimit)
+		if err != nil {
+			return err
 		}
-		return nil
+		for rows.Next() {
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, insertJobSQL, onboarding.NewID("job"), "credit_analysis", partner, id, `{}`,
+			"available", 0, onboarding.DefaultJobMaxAttempts, ts, "", nil, "", ts, ts, nil)
+		return err
 	})
 }
 

@@ -91,7 +91,7 @@ func TestCallerTransaction(t *testing.T) {
 				assert.Equal(t, "commit", c.ExternalID)
 				jobs, err := base.ListJobs(ctx, onboarding.ListJobsParams{CustomerID: id})
 				require.NoError(t, err)
-				assert.Len(t, jobs, 2, "credit analysis and event publication")
+				assert.Len(t, jobs, 1, "the credit analysis (no endpoint, no broker)")
 				assert.Equal(t, 2, countRows(t, db, "lender_notes"))
 			})
 
