@@ -154,6 +154,14 @@ type JobListener interface {
 	ListenJobs(ctx context.Context) (<-chan struct{}, error)
 }
 
+// SingleWriter is implemented by stores that run one write transaction at a time (SQLite,
+// memstore). Run then writes the outcomes of concurrent webhook deliveries in shared
+// transactions (group commit); on stores with concurrent writers (PostgreSQL) parallel
+// transactions are faster and each outcome gets its own.
+type SingleWriter interface {
+	SingleWriter() bool
+}
+
 // WebhookQueries are the reads and writes of webhook endpoints and deliveries.
 type WebhookQueries interface {
 	// InsertEndpoint stores a webhook endpoint (Version 1).

@@ -526,10 +526,31 @@ func (s *Service) rand() *rand.Rand {
 }
 
 // finishDelivery records an attempt (if any) and the delivery's new state, and completes
-// or reschedules the job, in one transaction.
+// or reschedules the job, in one transaction — shared with other deliveries finishing at
+// the same moment when Run's batcher is there (group commit).
 func (s *Service) finishDelivery(ctx context.Context, j *Job, d *Delivery, st DeliveryStatus, a *DeliveryAttempt, retryAt time.Time) error {
+	o := &outcome{j: j, d: d, st: st, a: a, retryAt: retryAt}
+	if b, ok := ctx.Value(batcherKey{}).(*outcomeBatcher); ok {
+		return b.submit(o)
+	}
+	return s.store.InTx(ctx, func(ctx context.Context, q Queries) error { return s.applyOutcome(ctx, q, o) })
+}
+
+// outcome is the result of one delivery attempt, to be written.
+type outcome struct {
+	j       *Job
+	d       *Delivery
+	st      DeliveryStatus
+	a       *DeliveryAttempt
+	retryAt time.Time
+	done    chan error
+}
+
+// applyOutcome writes one outcome in q.
+func (s *Service) applyOutcome(ctx context.Context, q Queries, o *outcome) error {
 	now := s.clock()
-	return s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+	j, d, st, a, retryAt := o.j, o.d, o.st, o.a, o.retryAt
+	{
 		d.Status, d.UpdatedAt, d.NextAttemptAt = st, now, retryAt
 		if a != nil {
 			d.Attempts = a.Attempt
@@ -551,5 +572,92 @@ func (s *Service) finishDelivery(ctx context.Context, j *Job, d *Delivery, st De
 			return q.FailJob(ctx, j.ID, s.workerID, now, JobFailure{Error: d.LastError, Dead: true})
 		}
 		return s.completeIn(ctx, q, j, now)
-	})
+	}
+}
+
+// batcherKey carries Run's outcome batcher to the jobs it works.
+type batcherKey struct{}
+
+// maxOutcomeBatch bounds how many delivery outcomes share a transaction.
+const maxOutcomeBatch = 128
+
+// outcomeBatcher writes delivery outcomes from many workers in shared transactions (group
+// commit): a single writer takes whatever has queued while the previous transaction ran,
+// so batches grow with the load and an idle system pays no wait. A batch that fails (one
+// lost lease, say) is written again outcome by outcome, so one bad outcome fails alone.
+type outcomeBatcher struct {
+	s    *Service
+	in   chan *outcome
+	done chan struct{}
+}
+
+func newOutcomeBatcher(s *Service) *outcomeBatcher {
+	b := &outcomeBatcher{s: s, in: make(chan *outcome, maxOutcomeBatch), done: make(chan struct{})}
+	go b.loop()
+	return b
+}
+
+// submit queues o and waits until it is written.
+func (b *outcomeBatcher) submit(o *outcome) error {
+	o.done = make(chan error, 1)
+	b.in <- o
+	return <-o.done
+}
+
+// close stops the batcher once every submitted outcome is written.
+func (b *outcomeBatcher) close() {
+	close(b.in)
+	<-b.done
+}
+
+func (b *outcomeBatcher) loop() {
+	defer close(b.done)
+	for first := range b.in {
+		batch := []*outcome{first}
+	fill:
+		for len(batch) < maxOutcomeBatch {
+			select {
+			case o, ok := <-b.in:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		b.write(batch)
+	}
+}
+
+func (b *outcomeBatcher) write(batch []*outcome) {
+	s := b.s
+	ctx, cancel := context.WithTimeout(context.Background(), s.lease)
+	defer cancel()
+	if len(batch) > 1 {
+		saved := make([]Delivery, len(batch))
+		for i, o := range batch {
+			saved[i] = *o.d
+		}
+		err := s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+			for _, o := range batch {
+				if err := s.applyOutcome(ctx, q, o); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			for _, o := range batch {
+				o.done <- nil
+			}
+			return
+		}
+		for i, o := range batch { // rolled back: undo the in-memory changes too
+			*o.d = saved[i]
+		}
+	}
+	for _, o := range batch {
+		o.done <- s.store.InTx(ctx, func(ctx context.Context, q Queries) error { return s.applyOutcome(ctx, q, o) })
+	}
 }

@@ -2,7 +2,9 @@ package onboarding_test
 
 import (
 	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/scoring"
+	"github.com/onboardkit/onboarding/store/memstore"
 	"github.com/onboardkit/onboarding/webhook"
 )
 
@@ -348,4 +351,83 @@ func TestWebhookRecoverEndpoint(t *testing.T) {
 	assert.Zero(t, n, "nothing delivered is sent again")
 	_, err = b.svc.RecoverWebhookEndpoint(ctx, "p2", ep.ID, start)
 	assert.ErrorIs(t, err, onboarding.ErrNotFound)
+}
+
+// flakyAttempts fails the first write of one delivery's attempt, inside whatever
+// transaction carries it.
+type flakyAttempts struct {
+	*memstore.Store
+	mu     sync.Mutex
+	target string
+	failed bool
+}
+
+type flakyQueries struct {
+	onboarding.Queries
+	f *flakyAttempts
+}
+
+func (q flakyQueries) InsertDeliveryAttempt(ctx context.Context, a *onboarding.DeliveryAttempt) error {
+	q.f.mu.Lock()
+	fail := !q.f.failed && q.f.target != "" && a.DeliveryID == q.f.target
+	if fail {
+		q.f.failed = true
+	}
+	q.f.mu.Unlock()
+	if fail {
+		return errors.New("disk hiccup")
+	}
+	return q.Queries.InsertDeliveryAttempt(ctx, a)
+}
+
+func (f *flakyAttempts) InTx(ctx context.Context, fn func(ctx context.Context, q onboarding.Queries) error) error {
+	return f.Store.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+		return fn(ctx, flakyQueries{Queries: q, f: f})
+	})
+}
+
+// TestGroupCommitOfDeliveries runs many deliveries through Run on a single-writer store,
+// where their outcomes share transactions, with one outcome failing inside a shared
+// transaction: the others are written again one by one, and every event arrives once.
+func TestGroupCommitOfDeliveries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := &flakyAttempts{Store: memstore.New()}
+	svc := onboarding.New(store, &onboarding.Options{AllowPrivateWebhooks: true, Workers: 16, Logger: slog.New(slog.DiscardHandler)})
+	rcv := newReceiver(t, time.Now)
+	ep, secret, err := svc.CreateWebhookEndpoint(ctx, "p1", onboarding.CreateEndpointParams{URL: rcv.srv.URL, Events: []string{"customer.created"}})
+	require.NoError(t, err)
+	rcv.trust(secret)
+	const n = 60
+	for i := range n {
+		_, _, err := svc.CreateCustomer(ctx, "p1", params(t))
+		require.NoError(t, err)
+		if i == n/2 {
+			ds, err := svc.ListDeliveries(ctx, "p1", onboarding.ListDeliveriesParams{EndpointID: ep.ID, Limit: 1})
+			require.NoError(t, err)
+			store.mu.Lock()
+			store.target = ds[0].ID
+			store.mu.Unlock()
+		}
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- svc.Run(runCtx) }()
+	require.Eventually(t, func() bool {
+		ds, err := svc.ListDeliveries(ctx, "p1", onboarding.ListDeliveriesParams{Status: onboarding.DeliveryDelivered, Limit: 100})
+		return err == nil && len(ds) == n
+	}, 20*time.Second, 10*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	seen := map[string]int{}
+	for _, e := range rcv.events() {
+		seen[e.ID]++
+	}
+	assert.Len(t, seen, n, "every event arrived")
+	store.mu.Lock()
+	assert.True(t, store.failed, "the injected failure happened")
+	store.mu.Unlock()
+	dead, err := store.ListJobs(ctx, onboarding.ListJobsParams{State: onboarding.JobDead})
+	require.NoError(t, err)
+	assert.Empty(t, dead)
 }

@@ -106,6 +106,11 @@ func defaultWorkerID() string {
 // Run wakes at once when this Service enqueues work and polls every PollInterval as a
 // fallback. When ctx ends it stops claiming, waits for the jobs in flight, and returns nil.
 func (s *Service) Run(ctx context.Context) error {
+	if sw, ok := s.store.(SingleWriter); ok && sw.SingleWriter() {
+		b := newOutcomeBatcher(s)
+		defer b.close() // after the workers below: they wait on it
+		ctx = context.WithValue(ctx, batcherKey{}, b)
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	kinds := s.handledKinds()

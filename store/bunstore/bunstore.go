@@ -98,6 +98,10 @@ func (s *Store) WithTx(tx bun.Tx) *Store {
 	return &Store{db: tx, pg: s.pg, inTx: true, auto: q}
 }
 
+// SingleWriter implements onboarding.SingleWriter: true on SQLite, where one write
+// transaction runs at a time.
+func (s *Store) SingleWriter() bool { return !s.pg }
+
 // DB returns the database the Store was built on.
 func (s *Store) DB() bun.IDB { return s.db }
 

@@ -61,6 +61,9 @@ func New() *Store {
 	}}
 }
 
+// SingleWriter implements onboarding.SingleWriter: units of work run one at a time.
+func (s *Store) SingleWriter() bool { return true }
+
 // InTx implements onboarding.Store.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, q onboarding.Queries) error) (err error) {
 	if err := ctx.Err(); err != nil {
