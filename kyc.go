@@ -326,25 +326,54 @@ func newRequirement(id string, rt RequirementType, dt DocumentType, label string
 	}
 }
 
-// mergeRequirements keeps the progress of every item of old whose ID is still in next.
-// It reports whether the resulting list differs from old.
-func mergeRequirements(old, next []Requirement) ([]Requirement, bool) {
+// mergeRequirements keeps the progress of every item of old whose ID is still in next and
+// is about the same person (a co-owner item whose subject changed starts over). With keep,
+// items of old that next lacks are kept too: a recompute that is not about a new company
+// never silently drops what the customer owes. It reports whether the result differs from
+// old.
+func mergeRequirements(old, next []Requirement, keep bool) ([]Requirement, bool) {
 	byID := make(map[string]*Requirement, len(old))
 	for i := range old {
 		byID[old[i].ID] = &old[i]
 	}
-	changed := len(old) != len(next)
-	out := make([]Requirement, len(next))
-	for i, n := range next {
-		o, ok := byID[n.ID]
-		if ok {
+	out := make([]Requirement, 0, len(next))
+	seen := make(map[string]bool, len(next))
+	for _, n := range next {
+		seen[n.ID] = true
+		if o, ok := byID[n.ID]; ok && sameSubject(o.Subject, n.Subject) {
 			n.Status, n.Message, n.UploadedAt, n.Submitted = o.Status, o.Message, o.UploadedAt, o.Submitted
 		}
-		if !ok || i >= len(old) || old[i].ID != n.ID || o.Mandatory != n.Mandatory ||
-			o.DocumentType != n.DocumentType || o.Label != n.Label {
-			changed = true
-		}
-		out[i] = n.clone()
+		out = append(out, n.clone())
 	}
-	return out, changed
+	if keep {
+		for _, o := range old {
+			if !seen[o.ID] {
+				out = append(out, o.clone())
+			}
+		}
+	}
+	return out, !sameRequirements(old, out)
+}
+
+// sameRequirements reports whether two lists hold the same items in the same state.
+func sameRequirements(a, b []Requirement) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := &a[i], &b[i]
+		if x.ID != y.ID || x.Status != y.Status || x.Mandatory != y.Mandatory || x.DocumentType != y.DocumentType ||
+			x.Label != y.Label || !sameSubject(x.Subject, y.Subject) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameSubject reports whether two items are about the same person.
+func sameSubject(a, b *Subject) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.SubjectType == b.SubjectType && a.Name == b.Name
 }

@@ -26,6 +26,8 @@ type customerTx struct {
 	events     []pendingEvent
 	// releaseOffers: the customer became active while offers are held.
 	releaseOffers bool
+	// withdrawOffers: the customer was denied; its open offers expire.
+	withdrawOffers bool
 }
 
 type pendingEvent struct {
@@ -91,6 +93,7 @@ func (t *customerTx) fire(ctx context.Context, ev LifecycleEvent, reason string)
 		}
 	case StatusDenied:
 		et = EventCustomerDenied
+		t.withdrawOffers = true
 	default: // back to pending_kyc: the kyc_updated event carries the rejection
 		t.kycChanged = true
 		return nil
@@ -165,6 +168,9 @@ func (t *customerTx) commit(ctx context.Context) error {
 	if t.releaseOffers {
 		return t.s.releaseHeldOffers(ctx, t.q, t.c, t.now)
 	}
+	if t.withdrawOffers {
+		return t.s.withdrawOffers(ctx, t.q, t.c, t.now)
+	}
 	return nil
 }
 
@@ -199,18 +205,35 @@ func (s *Service) UpdateCustomer(ctx context.Context, partnerID, id string, p Up
 	if err := ve.orNil(); err != nil {
 		return nil, err
 	}
+	// The registry is asked whenever the requirements are recomputed (a new company, a new
+	// name), so that co-owners it lists are never lost from the kyc.
 	var company *CompanyInfo
-	if s.registry != nil && p.CNPJ != nil {
-		info, err := s.registry.LookupCompany(ctx, cnpj)
-		if err != nil {
-			return nil, fmt.Errorf("onboarding: company registry: %w", err)
+	if s.registry != nil && (p.CNPJ != nil || p.Name != nil) {
+		lookup := cnpj
+		if p.CNPJ == nil {
+			cur, err := s.GetCustomer(ctx, partnerID, id)
+			if err != nil {
+				return nil, err
+			}
+			lookup = cur.CNPJ
 		}
-		company = info
+		if lookup != "" {
+			info, err := s.registry.LookupCompany(ctx, lookup)
+			if err != nil {
+				return nil, fmt.Errorf("onboarding: company registry: %w", err)
+			}
+			company = info
+		}
 	}
 	return s.mutate(ctx, partnerID, id, "partner", func(ctx context.Context, t *customerTx) error {
 		c := t.c
 		if c.Status == StatusDenied {
 			return fmt.Errorf("%w: the customer is denied", ErrInvalidTransition)
+		}
+		newName := p.Name != nil && name != c.Name
+		newCompany := p.CNPJ != nil && cnpj != c.CNPJ
+		if c.Status == StatusActive && (newName || newCompany) {
+			return fmt.Errorf("%w: an active customer cannot change its name or CNPJ: its KYC was approved for them", ErrInvalidTransition)
 		}
 		set := func(dst *string, v string, given bool) {
 			if given && *dst != v {
@@ -221,17 +244,13 @@ func (s *Service) UpdateCustomer(ctx context.Context, partnerID, id string, p Up
 		set(&c.Email, email, p.Email != nil)
 		set(&c.Phone, phone, p.Phone != nil)
 		set(&c.TradingName, trading, p.TradingName != nil)
-		newCompany := p.CNPJ != nil && cnpj != c.CNPJ
 		if newCompany {
-			if c.Status == StatusActive {
-				return fmt.Errorf("%w: an active customer cannot change its CNPJ", ErrInvalidTransition)
-			}
 			c.CNPJ, t.dirty = cnpj, true
-			if company != nil {
-				c.LegalNature = company.LegalNature
-			}
 		}
-		if !t.dirty {
+		if company != nil && company.LegalNature != "" {
+			c.LegalNature = company.LegalNature
+		}
+		if !newName && !newCompany {
 			return nil
 		}
 		reqs, err := s.requirements(ctx, RequirementInput{CPF: c.CPF, CNPJ: c.CNPJ, Name: c.Name,
@@ -239,14 +258,21 @@ func (s *Service) UpdateCustomer(ctx context.Context, partnerID, id string, p Up
 		if err != nil {
 			return err
 		}
-		merged, changed := mergeRequirements(c.KYC, reqs)
+		merged, changed := mergeRequirements(c.KYC, reqs, !newCompany)
 		if newCompany {
-			// Another company: its documents must be sent again.
+			// Another company: its documents must be sent again, and the credit analysis
+			// of the old one no longer holds.
 			for i := range merged {
 				if merged[i].Subject == nil && merged[i].Status != RequirementPending {
 					merged[i] = resetRequirement(merged[i])
 					changed = true
 				}
+			}
+			if err := s.withdrawOffers(ctx, t.q, c, t.now); err != nil {
+				return err
+			}
+			if err := t.q.InsertJob(ctx, s.newJob(JobCreditAnalysis, c, t.now)); err != nil {
+				return err
 			}
 		}
 		if changed {

@@ -24,8 +24,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Policy computes the KYC items. Default DefaultPolicy{}.
 	Policy RequirementPolicy
-	// Registry, when set, looks up each company at registration (legal nature, co-owners)
-	// unless the partner sent legal_nature.
+	// Registry, when set, looks up each company at registration (legal nature, co-owners);
+	// its legal nature wins over the partner's legal_nature.
 	Registry CompanyRegistry
 	// Blobs stores document bytes. Default: a MemoryBlobStore (tests and examples only).
 	Blobs BlobStore
@@ -222,8 +222,10 @@ func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p Create
 			return nil, false, fmt.Errorf("onboarding: company registry: %w", err)
 		}
 		in.Company = info
-		if in.LegalNature == "" && info != nil {
-			n.legalNature = info.LegalNature
+		if info != nil && info.LegalNature != "" {
+			// The registry's word wins over the partner's: a partner must not lower the
+			// KYC bar by declaring an LTDA a MEI.
+			n.legalNature, in.LegalNature = info.LegalNature, info.LegalNature
 		}
 	}
 	reqs, err := s.requirements(ctx, in)

@@ -98,26 +98,47 @@ func (s *Service) StartBiometricsSession(ctx context.Context, partnerID, custome
 	if c.Status == StatusDenied {
 		return nil, fmt.Errorf("%w: the customer is denied", ErrInvalidTransition)
 	}
+	// Reserve the slot first, so a refused call never opens (and pays for) a session.
+	now := s.clock()
+	key := &IdempotencyKey{PartnerID: partnerID, Key: "biometrics-session:" + c.ID, RequestHash: "biometrics-session",
+		CreatedAt: now, ExpiresAt: now.Add(biometricsReservation)}
+	if err := s.store.InsertIdempotencyKey(ctx, key); errors.Is(err, ErrConflict) {
+		return nil, ErrSessionActive
+	} else if err != nil {
+		return nil, err
+	}
+	release := func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = s.store.DeleteIdempotencyKey(rctx, partnerID, key.Key)
+	}
 	sess, err := s.biometrics.StartSession(ctx, c)
 	if err != nil {
+		release()
 		return nil, fmt.Errorf("onboarding: biometrics: %w", err)
 	}
-	now := s.clock()
-	if !sess.ExpiresAt.After(now) {
+	if !sess.ExpiresAt.After(s.clock()) {
+		release()
 		return nil, fmt.Errorf("onboarding: biometrics: the provider returned an expired session")
 	}
+	// Hold the slot until the session expires.
 	body, _ := json.Marshal(sess)
-	err = s.store.InsertIdempotencyKey(ctx, &IdempotencyKey{PartnerID: partnerID, Key: "biometrics-session:" + c.ID,
-		RequestHash: "biometrics-session", Completed: true, ResponseStatus: 200, ResponseBody: body,
-		CreatedAt: now, ExpiresAt: sess.ExpiresAt.UTC().Truncate(time.Microsecond)})
-	if errors.Is(err, ErrConflict) {
-		return nil, ErrSessionActive
-	}
+	key.ExpiresAt = sess.ExpiresAt.UTC().Truncate(time.Microsecond)
+	key.Completed, key.ResponseStatus, key.ResponseBody = true, 200, body
+	err = s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+		if err := q.DeleteIdempotencyKey(ctx, partnerID, key.Key); err != nil {
+			return err
+		}
+		return q.InsertIdempotencyKey(ctx, key)
+	})
 	if err != nil {
 		return nil, err
 	}
 	return &sess, nil
 }
+
+// biometricsReservation is how long a session slot is held while the provider answers.
+const biometricsReservation = time.Minute
 
 // SandboxReviewer approves every document, except that a file name containing
 // "sandbox-reject" is rejected and one containing "sandbox-deny" denies the customer, so
@@ -218,10 +239,12 @@ func (s *Service) runReview(ctx context.Context, j *Job) error {
 	if err != nil {
 		return fmt.Errorf("reviewer: %w", err)
 	}
-	actor := "reviewer:" + v.Provider
+	actor := "reviewer:" + truncate(v.Provider, 64)
 	if v.Provider == "" {
 		actor = "reviewer:automated"
 	}
+	// A provider's text is data from outside: bounded and printable like any other input.
+	v.Reason = truncate(cleanFilename(v.Reason), maxReasonLen)
 	complete := func(ctx context.Context, t *customerTx) error { return s.completeIn(ctx, t.q, j, t.now) }
 	switch v.Decision {
 	case VerdictApprove, VerdictReject:
@@ -254,4 +277,12 @@ func (s *Service) runReview(ctx context.Context, j *Job) error {
 		return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
 	}
 	return err
+}
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -116,6 +117,12 @@ type UpdateEndpointParams struct {
 
 const maxDescriptionLen = 500
 
+// MaxEndpointsPerPartner bounds a partner's webhook endpoints.
+const MaxEndpointsPerPartner = 20
+
+// MaxRecoveryWindow bounds how far back RecoverWebhookEndpoint reaches.
+const MaxRecoveryWindow = 30 * 24 * time.Hour
+
 func (s *Service) urlOptions() *webhook.URLOptions {
 	return &webhook.URLOptions{AllowInsecure: s.allowPrivateWebhooks, AllowPrivate: s.allowPrivateWebhooks}
 }
@@ -163,6 +170,15 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, partnerID string, p
 	}
 	if err := s.checkEndpoint(&e.Endpoint); err != nil {
 		return nil, "", err
+	}
+	// Every event is fanned out to every endpoint in the emitting transaction: the number
+	// of endpoints bounds that work (and what a partner can aim at someone else's server).
+	existing, err := s.store.ListEndpoints(ctx, partnerID, ListEndpointsParams{Limit: MaxEndpointsPerPartner})
+	if err != nil {
+		return nil, "", err
+	}
+	if len(existing) >= MaxEndpointsPerPartner {
+		return nil, "", invalid("url", CodeInvalidValue, "a partner may register at most "+strconv.Itoa(MaxEndpointsPerPartner)+" endpoints")
 	}
 	if err := s.store.InsertEndpoint(ctx, e); err != nil {
 		return nil, "", err
@@ -325,12 +341,19 @@ func (s *Service) ReplayDelivery(ctx context.Context, partnerID, deliveryID stri
 // and schedules, once more, every event of the partner since `since` that matches its filter
 // and was not delivered to it — events whose deliveries were cancelled (a 410 disabled the
 // endpoint) or died, and events published while it was disabled, which got no delivery at
-// all. Deliveries pending already are left alone. It returns how many it scheduled.
+// all. Deliveries pending already are left alone. since is at most 30 days back, and never
+// before the endpoint was created. It returns how many it scheduled.
 func (s *Service) RecoverWebhookEndpoint(ctx context.Context, partnerID, endpointID string, since time.Time) (int, error) {
+	if earliest := s.clock().Add(-MaxRecoveryWindow); since.Before(earliest) {
+		return 0, invalid("since", CodeInvalidValue, "must be within the last 30 days")
+	}
 	active := webhook.EndpointActive
 	ep, err := s.UpdateWebhookEndpoint(ctx, partnerID, endpointID, UpdateEndpointParams{Status: &active})
 	if err != nil {
 		return 0, err
+	}
+	if since.Before(ep.CreatedAt) {
+		since = ep.CreatedAt // nothing older was ever meant for this endpoint
 	}
 	scheduled := 0
 	after := ""

@@ -198,9 +198,6 @@ func (s *Service) work(ctx context.Context, j *Job) {
 	if err == nil {
 		return
 	}
-	if errors.Is(err, ErrConcurrentUpdate) {
-		return // the lease was lost: the job belongs to another worker now
-	}
 	now := s.clock()
 	f := JobFailure{Error: err.Error()}
 	dead := errors.Is(err, errPermanent) || scoring.IsPermanent(err) || j.Attempt >= j.MaxAttempts
@@ -211,6 +208,8 @@ func (s *Service) work(ctx context.Context, j *Job) {
 	}
 	s.log.WarnContext(ctx, "onboarding: job failed", "job", j.ID, "kind", j.Kind, "attempt", j.Attempt,
 		"dead", dead, "error", err)
+	// A conflict may be a lost lease (then FailJob conflicts too, and the job belongs to
+	// another worker) or a race the handler lost (then the job is retried soon).
 	if ferr := s.store.FailJob(jctx, j.ID, s.workerID, now, f); ferr != nil && !errors.Is(ferr, ErrConcurrentUpdate) {
 		s.log.ErrorContext(ctx, "onboarding: record job failure", "job", j.ID, "error", ferr)
 	}
@@ -291,7 +290,7 @@ func (s *Service) analyse(ctx context.Context, j *Job) error {
 	}
 	for attempt := 0; ; attempt++ {
 		err = s.recordDecision(ctx, j, c, d)
-		if !errors.Is(err, ErrConcurrentUpdate) || attempt >= maxCASRetries || !s.holdOffers {
+		if !errors.Is(err, ErrConcurrentUpdate) || attempt >= maxCASRetries {
 			break
 		}
 	}
@@ -313,6 +312,11 @@ func (s *Service) recordDecision(ctx context.Context, j *Job, c *Customer, d sco
 		// The clock is read after the customer, so an offer is never older than an
 		// activation it saw.
 		now := s.clock()
+		if cur.Status == StatusDenied || cur.CNPJ != c.CNPJ {
+			// Denied, or another company since it was scored: no offer. (A change of
+			// company enqueued a new analysis.)
+			return s.completeIn(ctx, q, j, now)
+		}
 		if d.Approved() {
 			o := &CreditOffer{ID: NewID(prefixOffer), PartnerID: c.PartnerID, CustomerID: c.ID, ExternalID: c.ExternalID,
 				Status: OfferAvailable, ApprovedAmount: Money(d.ApprovedAmountCents), MinAmount: Money(d.MinAmountCents),
@@ -326,17 +330,16 @@ func (s *Service) recordDecision(ctx context.Context, j *Job, c *Customer, d sco
 			if err := q.InsertOffer(ctx, o); err != nil {
 				return err
 			}
-			if hold {
-				// Write the customer (same data, next version) so that an activation
-				// racing with this transaction fails its compare-and-set and, retried,
-				// finds this offer to release.
-				if err := q.UpdateCustomer(ctx, cur); err != nil {
+			// Write the customer (same data, next version) so that a denial, an
+			// activation or a change of company racing with this transaction fails its
+			// compare-and-set and, retried, sees this offer (to withdraw or release it).
+			if err := q.UpdateCustomer(ctx, cur); err != nil {
+				return err
+			}
+			if !hold {
+				if err := s.announceOffer(ctx, q, c, o, now); err != nil {
 					return err
 				}
-				return s.completeIn(ctx, q, j, now)
-			}
-			if err := s.announceOffer(ctx, q, c, o, now); err != nil {
-				return err
 			}
 		}
 		return s.completeIn(ctx, q, j, now)
@@ -371,6 +374,29 @@ func (s *Service) releaseHeldOffers(ctx context.Context, q Queries, c *Customer,
 			return err
 		}
 		if err := s.announceOffer(ctx, q, c, o, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withdrawOffers expires the customer's open offers (released or held), in the caller's
+// transaction: the customer was denied, or changed company. Released ones are announced
+// with credit_offer.expired.
+func (s *Service) withdrawOffers(ctx context.Context, q Queries, c *Customer, now time.Time) error {
+	open, err := q.ListOffers(ctx, c.PartnerID, ListOffersParams{CustomerID: c.ID, Status: OfferAvailable, IncludeHeld: true})
+	if err != nil {
+		return err
+	}
+	for _, o := range open {
+		o.Status, o.UpdatedAt = OfferExpired, now
+		if err := q.UpdateOffer(ctx, o); err != nil {
+			return err
+		}
+		if o.ReleasedAt.IsZero() {
+			continue
+		}
+		if err := s.emit(ctx, q, c, EventCreditOfferExpired, o, now); err != nil {
 			return err
 		}
 	}
