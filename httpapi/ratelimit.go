@@ -26,8 +26,12 @@ type limiterEntry struct {
 	seen time.Time
 }
 
-// sweepAbove is the number of buckets above which idle ones are dropped.
-const sweepAbove = 4096
+// sweepAbove is the number of buckets above which idle ones are dropped; maxBuckets is
+// the most kept at once.
+const (
+	sweepAbove = 4096
+	maxBuckets = 100_000
+)
 
 func newLimiters(limit rate.Limit, burst int) *limiters {
 	return &limiters{limit: limit, burst: burst, m: map[string]*limiterEntry{}}
@@ -45,9 +49,17 @@ func (l *limiters) allow(h http.Header, key string, now time.Time) bool {
 	l.mu.Lock()
 	e := l.m[key]
 	if e == nil {
-		e = &limiterEntry{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.m[key] = e
 		l.sweep(now)
+		if len(l.m) >= maxBuckets {
+			// Too many clients at once to track each: they share one bucket until idle
+			// ones are swept, so memory stays bounded and the limit still holds.
+			key = "overflow"
+			e = l.m[key]
+		}
+		if e == nil {
+			e = &limiterEntry{lim: rate.NewLimiter(l.limit, l.burst)}
+			l.m[key] = e
+		}
 	}
 	e.seen = now
 	ok := e.lim.AllowN(now, 1)
@@ -68,7 +80,11 @@ func (l *limiters) allow(h http.Header, key string, now time.Time) bool {
 
 // sweep drops buckets idle long enough to be full again; l.mu is held.
 func (l *limiters) sweep(now time.Time) {
-	if len(l.m) <= sweepAbove || now.Sub(l.lastSweep) < time.Minute {
+	gate := time.Minute
+	if len(l.m) >= maxBuckets {
+		gate = time.Second // full: sweep sooner, but not on every new client
+	}
+	if len(l.m) <= sweepAbove || now.Sub(l.lastSweep) < gate {
 		return
 	}
 	l.lastSweep = now
