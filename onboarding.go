@@ -135,6 +135,7 @@ func New(store Store, opts *Options) *Service {
 	}
 	if s.blobs == nil {
 		s.blobs = NewMemoryBlobStore()
+		s.log.Warn("onboarding: no Options.Blobs: documents are kept in this process's memory and lost when it exits; use package blobstore outside tests")
 	}
 	return s
 }

@@ -110,7 +110,7 @@ func (s *Service) StartBiometricsSession(ctx context.Context, partnerID, custome
 	release := func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		_ = s.store.DeleteIdempotencyKey(rctx, partnerID, key.Key)
+		_ = s.store.DeleteIdempotencyKey(rctx, partnerID, key.Key, key.CreatedAt)
 	}
 	sess, err := s.biometrics.StartSession(ctx, c)
 	if err != nil {
@@ -126,7 +126,7 @@ func (s *Service) StartBiometricsSession(ctx context.Context, partnerID, custome
 	key.ExpiresAt = sess.ExpiresAt.UTC().Truncate(time.Microsecond)
 	key.Completed, key.ResponseStatus, key.ResponseBody = true, 200, body
 	err = s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
-		if err := q.DeleteIdempotencyKey(ctx, partnerID, key.Key); err != nil {
+		if err := q.DeleteIdempotencyKey(ctx, partnerID, key.Key, time.Time{}); err != nil {
 			return err
 		}
 		return q.InsertIdempotencyKey(ctx, key)

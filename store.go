@@ -111,10 +111,14 @@ type Queries interface {
 	InsertIdempotencyKey(ctx context.Context, k *IdempotencyKey) error
 	// GetIdempotencyKey returns a key's record.
 	GetIdempotencyKey(ctx context.Context, partnerID, key string) (*IdempotencyKey, error)
-	// CompleteIdempotencyKey stores the response of a key in flight.
+	// CompleteIdempotencyKey stores the response of a key in flight. With a non-zero
+	// k.CreatedAt only the record created then (by the same request) is completed, so a
+	// request whose key was taken over by another cannot overwrite it: ErrNotFound then.
 	CompleteIdempotencyKey(ctx context.Context, k *IdempotencyKey) error
 	// DeleteIdempotencyKey forgets a key (its request failed in a way worth retrying).
-	DeleteIdempotencyKey(ctx context.Context, partnerID, key string) error
+	// With a non-zero createdAt only the record created then is deleted. Deleting a
+	// missing key is not an error.
+	DeleteIdempotencyKey(ctx context.Context, partnerID, key string, createdAt time.Time) error
 }
 
 // IdempotencyKey is the record of one Idempotency-Key (API.md): the request it was first

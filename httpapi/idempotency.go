@@ -11,6 +11,7 @@ import (
 	"hash"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/onboardkit/onboarding"
 )
@@ -171,12 +172,16 @@ func (a *api) idempotent(w http.ResponseWriter, r *http.Request, rc *reqCtx, raw
 		stored = jsonRequestHash(route, rc.body)
 	}
 
+	// owned is the creation time of the record this request holds: completing or forgetting
+	// the key touches that record only, never one a retry took over meanwhile.
+	var owned time.Time
 	for attempt := 0; ; attempt++ {
-		now := a.now().UTC()
+		now := a.now().UTC().Truncate(time.Microsecond)
 		rec := &onboarding.IdempotencyKey{PartnerID: rc.partner, Key: key, RequestHash: stored,
 			CreatedAt: now, ExpiresAt: now.Add(a.idemTTL)}
 		err := store.InsertIdempotencyKey(ctx, rec)
 		if err == nil {
+			owned = now
 			break
 		}
 		if !errors.Is(err, onboarding.ErrConflict) || attempt >= 3 {
@@ -198,7 +203,7 @@ func (a *api) idempotent(w http.ResponseWriter, r *http.Request, rc *reqCtx, raw
 		if !old.Completed {
 			if now.Sub(old.CreatedAt) > a.idemLock {
 				// Its request is presumed dead with its process: take the key over.
-				_ = store.DeleteIdempotencyKey(ctx, rc.partner, key)
+				_ = store.DeleteIdempotencyKey(ctx, rc.partner, key, old.CreatedAt)
 				continue
 			}
 			a.writeProblem(w, r, keyInUse())
@@ -247,7 +252,7 @@ func (a *api) idempotent(w http.ResponseWriter, r *http.Request, rc *reqCtx, raw
 			full, complete = rc.form.sum()
 		}
 		if !done || cw.status >= 500 || cw.status == 0 || rc.transient || !complete || cw.overflow {
-			if err := store.DeleteIdempotencyKey(bg, rc.partner, key); err != nil {
+			if err := store.DeleteIdempotencyKey(bg, rc.partner, key, owned); err != nil {
 				a.log.WarnContext(bg, "httpapi: could not forget an idempotency key", "request_id", rc.id, "error", redact(err.Error()))
 			}
 			return
@@ -255,10 +260,10 @@ func (a *api) idempotent(w http.ResponseWriter, r *http.Request, rc *reqCtx, raw
 		body := encodeStored(storedMeta{RequestHash: full, ContentType: cw.Header().Get("Content-Type"),
 			Location: cw.Header().Get("Location")}, cw.buf.Bytes())
 		err := store.CompleteIdempotencyKey(bg, &onboarding.IdempotencyKey{PartnerID: rc.partner, Key: key,
-			Completed: true, ResponseStatus: cw.status, ResponseBody: body})
+			CreatedAt: owned, Completed: true, ResponseStatus: cw.status, ResponseBody: body})
 		if err != nil {
 			a.log.ErrorContext(bg, "httpapi: could not store an idempotent response", "request_id", rc.id, "error", redact(err.Error()))
-			_ = store.DeleteIdempotencyKey(bg, rc.partner, key)
+			_ = store.DeleteIdempotencyKey(bg, rc.partner, key, owned)
 		}
 	}()
 	if err := h(cw, r, rc); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/onboardkit/onboarding"
 )
@@ -278,14 +279,26 @@ func (q *queries) GetIdempotencyKey(ctx context.Context, partnerID, key string) 
 
 // CompleteIdempotencyKey implements onboarding.Queries.
 func (q *queries) CompleteIdempotencyKey(ctx context.Context, k *onboarding.IdempotencyKey) error {
-	res, err := q.db.ExecContext(ctx, `UPDATE idempotency_keys SET completed = TRUE, response_status = ?, response_body = ?
-WHERE partner_id = ? AND idempotency_key = ?`, k.ResponseStatus, blobArg(k.ResponseBody), k.PartnerID, k.Key)
+	query := `UPDATE idempotency_keys SET completed = TRUE, response_status = ?, response_body = ?
+WHERE partner_id = ? AND idempotency_key = ?`
+	args := []any{k.ResponseStatus, blobArg(k.ResponseBody), k.PartnerID, k.Key}
+	if !k.CreatedAt.IsZero() {
+		query += ` AND created_at = ?`
+		args = append(args, q.ts(k.CreatedAt))
+	}
+	res, err := q.db.ExecContext(ctx, query, args...)
 	return affectedOne(res, err, func() error { return notFound("idempotency key", k.Key) })
 }
 
 // DeleteIdempotencyKey implements onboarding.Queries. Deleting a missing key is not an
 // error.
-func (q *queries) DeleteIdempotencyKey(ctx context.Context, partnerID, key string) error {
-	_, err := q.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE partner_id = ? AND idempotency_key = ?`, partnerID, key)
+func (q *queries) DeleteIdempotencyKey(ctx context.Context, partnerID, key string, createdAt time.Time) error {
+	query := `DELETE FROM idempotency_keys WHERE partner_id = ? AND idempotency_key = ?`
+	args := []any{partnerID, key}
+	if !createdAt.IsZero() {
+		query += ` AND created_at = ?`
+		args = append(args, q.ts(createdAt))
+	}
+	_, err := q.db.ExecContext(ctx, query, args...)
 	return translate(err)
 }

@@ -172,6 +172,6 @@ func (s *Store) CompleteIdempotencyKey(ctx context.Context, k *onboarding.Idempo
 }
 
 // DeleteIdempotencyKey implements onboarding.Queries.
-func (s *Store) DeleteIdempotencyKey(ctx context.Context, partnerID, key string) error {
-	return s.write(ctx, func(q *queries) error { return q.DeleteIdempotencyKey(ctx, partnerID, key) })
+func (s *Store) DeleteIdempotencyKey(ctx context.Context, partnerID, key string, createdAt time.Time) error {
+	return s.write(ctx, func(q *queries) error { return q.DeleteIdempotencyKey(ctx, partnerID, key, createdAt) })
 }

@@ -288,8 +288,8 @@ func (s *Store) CompleteIdempotencyKey(ctx context.Context, k *onboarding.Idempo
 }
 
 // DeleteIdempotencyKey implements onboarding.Queries.
-func (s *Store) DeleteIdempotencyKey(ctx context.Context, partnerID, key string) error {
-	return s.write(ctx, func(t *txn) error { return t.DeleteIdempotencyKey(ctx, partnerID, key) })
+func (s *Store) DeleteIdempotencyKey(ctx context.Context, partnerID, key string, createdAt time.Time) error {
+	return s.write(ctx, func(t *txn) error { return t.DeleteIdempotencyKey(ctx, partnerID, key, createdAt) })
 }
 
 // limit cuts a list to n items (n <= 0: no limit).

@@ -504,7 +504,7 @@ func (t *txn) CompleteIdempotencyKey(_ context.Context, k *onboarding.Idempotenc
 	st := t.st
 	pk := partnerKey{k.PartnerID, k.Key}
 	old, ok := st.idempotency[pk]
-	if !ok {
+	if !ok || (!k.CreatedAt.IsZero() && !old.CreatedAt.Equal(k.CreatedAt)) {
 		return notFound("idempotency key", k.Key)
 	}
 	c := old.Clone()
@@ -514,11 +514,11 @@ func (t *txn) CompleteIdempotencyKey(_ context.Context, k *onboarding.Idempotenc
 	return nil
 }
 
-func (t *txn) DeleteIdempotencyKey(_ context.Context, partnerID, key string) error {
+func (t *txn) DeleteIdempotencyKey(_ context.Context, partnerID, key string, createdAt time.Time) error {
 	st := t.st
 	pk := partnerKey{partnerID, key}
 	old, ok := st.idempotency[pk]
-	if !ok {
+	if !ok || (!createdAt.IsZero() && !old.CreatedAt.Equal(createdAt)) {
 		return nil
 	}
 	delete(st.idempotency, pk)

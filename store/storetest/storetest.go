@@ -936,9 +936,15 @@ func testIdempotencyKeys(t *testing.T, s onboarding.Store) {
 	assert.Equal(t, "sha256:new", got.RequestHash)
 	assert.False(t, got.Completed)
 
-	require.NoError(t, s.DeleteIdempotencyKey(ctx, "p1", "idem-1"))
+	assert.ErrorIs(t, s.CompleteIdempotencyKey(ctx, &onboarding.IdempotencyKey{PartnerID: "p1", Key: "idem-1",
+		CreatedAt: base, Completed: true, ResponseStatus: 500}), onboarding.ErrNotFound,
+		"a request whose key was taken over cannot complete it")
+	require.NoError(t, s.DeleteIdempotencyKey(ctx, "p1", "idem-1", base), "nor delete it")
+	_, err = s.GetIdempotencyKey(ctx, "p1", "idem-1")
+	require.NoError(t, err)
+	require.NoError(t, s.DeleteIdempotencyKey(ctx, "p1", "idem-1", reuse.CreatedAt))
 	_, err = s.GetIdempotencyKey(ctx, "p1", "idem-1")
 	assert.ErrorIs(t, err, onboarding.ErrNotFound)
-	require.NoError(t, s.DeleteIdempotencyKey(ctx, "p1", "idem-1"), "deleting a missing key is fine")
+	require.NoError(t, s.DeleteIdempotencyKey(ctx, "p1", "idem-1", time.Time{}), "deleting a missing key is fine")
 	assert.ErrorIs(t, s.CompleteIdempotencyKey(ctx, k), onboarding.ErrNotFound)
 }
