@@ -62,6 +62,9 @@ type Options struct {
 	// JobLease is how long a claimed job stays with its worker; a job still running then
 	// may be claimed by another. Default DefaultJobLease.
 	JobLease time.Duration
+	// JobRetention is how long completed jobs are kept before the hourly prune deletes
+	// them. Default DefaultJobRetention.
+	JobRetention time.Duration
 	// WorkerID names this Service's worker in job leases. Default: host, pid and a random
 	// suffix.
 	WorkerID string
@@ -91,7 +94,8 @@ type Service struct {
 
 	allowPrivateWebhooks bool
 	holdOffers           bool
-	lastSweep            time.Time // touched only by Run's loop
+	retention            time.Duration
+	lastPeriodic         time.Time // touched only by Run's loop
 }
 
 // New returns a Service over store. opts may be nil.
@@ -107,7 +111,11 @@ func New(store Store, opts *Options) *Service {
 		scorer: opts.Scorer, publisher: opts.Publisher, workers: opts.Workers, poll: opts.PollInterval,
 		lease: opts.JobLease, workerID: opts.WorkerID, wake: make(chan struct{}, 1),
 		sender: opts.WebhookSender, allowPrivateWebhooks: opts.AllowPrivateWebhooks,
-		reviewer: opts.Reviewer, biometrics: opts.Biometrics, holdOffers: opts.HoldOffersUntilActive}
+		reviewer: opts.Reviewer, biometrics: opts.Biometrics, holdOffers: opts.HoldOffersUntilActive,
+		retention: opts.JobRetention}
+	if s.retention <= 0 {
+		s.retention = DefaultJobRetention
+	}
 	if s.sender == nil {
 		s.sender = webhook.NewHTTPSender(&webhook.HTTPOptions{NowFunc: s.now,
 			AllowPrivate: opts.AllowPrivateWebhooks, AllowInsecure: opts.AllowPrivateWebhooks})

@@ -105,6 +105,13 @@ type Queries interface {
 	// ErrNotFound when no dead job has that ID.
 	ReplayJob(ctx context.Context, id string, now time.Time) error
 
+	// PruneJobs deletes up to limit completed jobs that finished before `before`, and says
+	// how many. Dead jobs are kept for their operator.
+	PruneJobs(ctx context.Context, before time.Time, limit int) (int, error)
+	// PruneIdempotencyKeys deletes up to limit idempotency keys that expired before
+	// `before` (their stored responses hold personal data), and says how many.
+	PruneIdempotencyKeys(ctx context.Context, before time.Time, limit int) (int, error)
+
 	// InsertIdempotencyKey records a new key in flight. When the partner already has the
 	// key and it has not expired at k.CreatedAt, it returns ErrConflict and leaves the
 	// stored row alone; an expired row is replaced.

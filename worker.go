@@ -21,6 +21,16 @@ const JobExpireOffer JobKind = "expire_offer"
 // and the row). Run enqueues one per SweepInterval; replicas share it by its ID.
 const JobSweepBlobs JobKind = "sweep_blobs"
 
+// JobPrune deletes completed jobs older than Options.JobRetention and expired idempotency
+// keys. Run enqueues one per hour; replicas share it by its ID.
+const JobPrune JobKind = "prune"
+
+// DefaultJobRetention is how long completed jobs are kept.
+const DefaultJobRetention = 7 * 24 * time.Hour
+
+// pruneBatch is how many rows one prune statement deletes.
+const pruneBatch = 1000
+
 // BlobSweeper is implemented by a BlobStore that can find and delete orphaned documents
 // (package blobstore does). Sweep deletes those no row references and older than olderThan.
 type BlobSweeper interface {
@@ -60,7 +70,7 @@ type handler func(ctx context.Context, j *Job) error
 // handlers returns the job kinds this Service can work, by what it was configured with. Kinds
 // without a handler stay queued for a Service that has one.
 func (s *Service) handlers() map[JobKind]handler {
-	h := map[JobKind]handler{JobExpireOffer: s.expireOffer, JobDeliverWebhook: s.deliver}
+	h := map[JobKind]handler{JobExpireOffer: s.expireOffer, JobDeliverWebhook: s.deliver, JobPrune: s.prune}
 	if s.publisher != nil {
 		h[JobPublishEvent] = s.publish
 	}
@@ -125,7 +135,7 @@ func (s *Service) Run(ctx context.Context) error {
 		remote = ch
 	}
 	for {
-		s.scheduleSweep(ctx)
+		s.schedulePeriodic(ctx)
 		if free := s.workers - len(slots); free > 0 {
 			jobs, err := s.store.ClaimJobs(ctx, ClaimParams{Kinds: kinds, Worker: s.workerID, Limit: free,
 				Now: s.clock(), Lease: s.lease})
@@ -441,24 +451,54 @@ func (s *Service) expireOffer(ctx context.Context, j *Job) error {
 	return err
 }
 
-// scheduleSweep enqueues the orphan sweep of the current SweepInterval once: the job's ID
-// is derived from the interval, so replicas racing to enqueue it insert one row.
-func (s *Service) scheduleSweep(ctx context.Context) {
-	if _, ok := s.blobs.(BlobSweeper); !ok {
-		return
-	}
+// schedulePeriodic enqueues, once per hour, the prune job and (when the BlobStore can)
+// the orphan sweep. Each job's ID is derived from the hour, so replicas racing to enqueue
+// it insert one row.
+func (s *Service) schedulePeriodic(ctx context.Context) {
 	now := s.clock()
 	slot := now.Truncate(DefaultSweepInterval)
-	if !s.lastSweep.Before(slot) {
+	if !s.lastPeriodic.Before(slot) {
 		return
 	}
-	j := &Job{ID: fmt.Sprintf("%s_sweep_%d", prefixJob, slot.Unix()), Kind: JobSweepBlobs, Args: json.RawMessage(`{}`),
-		State: JobAvailable, MaxAttempts: 3, RunAt: now, CreatedAt: now, UpdatedAt: now}
-	if err := s.store.InsertJob(ctx, j); err != nil && !errors.Is(err, ErrConflict) {
-		s.log.WarnContext(ctx, "onboarding: schedule blob sweep", "error", err)
-		return
+	kinds := []JobKind{JobPrune}
+	if _, ok := s.blobs.(BlobSweeper); ok {
+		kinds = append(kinds, JobSweepBlobs)
 	}
-	s.lastSweep = slot
+	for _, kind := range kinds {
+		j := &Job{ID: fmt.Sprintf("%s_%s_%d", prefixJob, kind, slot.Unix()), Kind: kind, Args: json.RawMessage(`{}`),
+			State: JobAvailable, MaxAttempts: 3, RunAt: now, CreatedAt: now, UpdatedAt: now}
+		if err := s.store.InsertJob(ctx, j); err != nil && !errors.Is(err, ErrConflict) {
+			s.log.WarnContext(ctx, "onboarding: schedule periodic job", "kind", kind, "error", err)
+			return
+		}
+	}
+	s.lastPeriodic = slot
+}
+
+// prune deletes completed jobs past their retention and expired idempotency keys, a batch
+// at a time.
+func (s *Service) prune(ctx context.Context, j *Job) error {
+	now := s.clock()
+	total := 0
+	for _, step := range []func() (int, error){
+		func() (int, error) { return s.store.PruneJobs(ctx, now.Add(-s.retention), pruneBatch) },
+		func() (int, error) { return s.store.PruneIdempotencyKeys(ctx, now, pruneBatch) },
+	} {
+		for {
+			n, err := step()
+			total += n
+			if err != nil {
+				return err
+			}
+			if n < pruneBatch {
+				break
+			}
+		}
+	}
+	if total > 0 {
+		s.log.InfoContext(ctx, "onboarding: pruned old jobs and expired idempotency keys", "deleted", total)
+	}
+	return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
 }
 
 // sweep deletes orphaned document blobs.

@@ -270,3 +270,26 @@ func TestAnalysisSeesRegistryData(t *testing.T) {
 	assert.Equal(t, 1, got.CompanyPartners)
 	assert.Equal(t, 1, got.Attempt)
 }
+
+func TestPruneJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, &onboarding.Options{Scorer: scoring.Sandbox{}, JobRetention: time.Hour, PollInterval: 5 * time.Millisecond})
+	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	_, err = b.svc.Work(ctx) // the analysis completes now
+	require.NoError(t, err)
+	b.clock.Add(2 * time.Hour)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- b.svc.Run(runCtx) }()
+	require.Eventually(t, func() bool {
+		jobs, err := b.store.ListJobs(ctx, onboarding.ListJobsParams{Kind: onboarding.JobPrune, State: onboarding.JobCompleted})
+		return err == nil && len(jobs) == 1
+	}, 10*time.Second, 5*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	left, err := b.store.ListJobs(ctx, onboarding.ListJobsParams{CustomerID: c.ID})
+	require.NoError(t, err)
+	assert.Empty(t, left, "the analysis job finished more than JobRetention ago")
+}

@@ -1,6 +1,7 @@
 package bunstore
 
 import (
+	"database/sql"
 	"cmp"
 	"context"
 	"errors"
@@ -238,4 +239,27 @@ func (q *queries) ReplayJob(ctx context.Context, id string, now time.Time) error
 	}
 	q.jobsReady()
 	return nil
+}
+
+// PruneJobs implements onboarding.Queries.
+func (q *queries) PruneJobs(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := q.db.ExecContext(ctx, `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs
+WHERE state = 'completed' AND finished_at < ? ORDER BY finished_at LIMIT ?)`, q.ts(before), limit)
+	return affected(res, err)
+}
+
+// PruneIdempotencyKeys implements onboarding.Queries.
+func (q *queries) PruneIdempotencyKeys(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := q.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE (partner_id, idempotency_key) IN
+(SELECT partner_id, idempotency_key FROM idempotency_keys WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`, q.ts(before), limit)
+	return affected(res, err)
+}
+
+// affected returns the rows a statement changed.
+func affected(res sql.Result, err error) (int, error) {
+	if err != nil {
+		return 0, translate(err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), translate(err)
 }

@@ -175,3 +175,15 @@ func (s *Store) CompleteIdempotencyKey(ctx context.Context, k *onboarding.Idempo
 func (s *Store) DeleteIdempotencyKey(ctx context.Context, partnerID, key string, createdAt time.Time) error {
 	return s.write(ctx, func(q *queries) error { return q.DeleteIdempotencyKey(ctx, partnerID, key, createdAt) })
 }
+
+// PruneJobs implements onboarding.Queries.
+func (s *Store) PruneJobs(ctx context.Context, before time.Time, limit int) (n int, err error) {
+	err = s.write(ctx, func(q *queries) error { n, err = q.PruneJobs(ctx, before, limit); return err })
+	return n, err
+}
+
+// PruneIdempotencyKeys implements onboarding.Queries.
+func (s *Store) PruneIdempotencyKeys(ctx context.Context, before time.Time, limit int) (n int, err error) {
+	err = s.write(ctx, func(q *queries) error { n, err = q.PruneIdempotencyKeys(ctx, before, limit); return err })
+	return n, err
+}

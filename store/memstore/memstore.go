@@ -303,3 +303,15 @@ func limit[T any](list []T, n int) []T {
 func byID[T any](id func(T) string) func(a, b T) int {
 	return func(a, b T) int { return cmp.Compare(id(a), id(b)) }
 }
+
+// PruneJobs implements onboarding.Queries.
+func (s *Store) PruneJobs(ctx context.Context, before time.Time, limit int) (n int, err error) {
+	err = s.write(ctx, func(t *txn) error { n, err = t.PruneJobs(ctx, before, limit); return err })
+	return n, err
+}
+
+// PruneIdempotencyKeys implements onboarding.Queries.
+func (s *Store) PruneIdempotencyKeys(ctx context.Context, before time.Time, limit int) (n int, err error) {
+	err = s.write(ctx, func(t *txn) error { n, err = t.PruneIdempotencyKeys(ctx, before, limit); return err })
+	return n, err
+}

@@ -525,3 +525,41 @@ func (t *txn) DeleteIdempotencyKey(_ context.Context, partnerID, key string, cre
 	t.onUndo(func() { st.idempotency[pk] = old })
 	return nil
 }
+
+// ---- retention ----
+
+func (t *txn) PruneJobs(_ context.Context, before time.Time, n int) (int, error) {
+	st := t.st
+	var victims []*onboarding.Job
+	for _, j := range st.jobs {
+		if j.State == onboarding.JobCompleted && j.FinishedAt.Before(before) {
+			victims = append(victims, j)
+		}
+	}
+	slices.SortFunc(victims, func(a, b *onboarding.Job) int { return a.FinishedAt.Compare(b.FinishedAt) })
+	victims = limit(victims, n)
+	for _, j := range victims {
+		delete(st.jobs, j.ID)
+		t.onUndo(func() { st.jobs[j.ID] = j })
+	}
+	return len(victims), nil
+}
+
+func (t *txn) PruneIdempotencyKeys(_ context.Context, before time.Time, n int) (int, error) {
+	st := t.st
+	var victims []partnerKey
+	for pk, k := range st.idempotency {
+		if k.ExpiresAt.Before(before) {
+			victims = append(victims, pk)
+		}
+	}
+	slices.SortFunc(victims, func(a, b partnerKey) int { return st.idempotency[a].ExpiresAt.Compare(st.idempotency[b].ExpiresAt) })
+	victims = limit(victims, n)
+	for _, pk := range victims {
+		old := st.idempotency[pk]
+		delete(st.idempotency, pk)
+		t.onUndo(func() { st.idempotency[pk] = old })
+	}
+	return len(victims), nil
+}
+
