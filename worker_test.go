@@ -289,7 +289,10 @@ func TestPruneJob(t *testing.T) {
 	}, 10*time.Second, 5*time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
-	left, err := b.store.ListJobs(ctx, onboarding.ListJobsParams{CustomerID: c.ID})
+	left, err := b.store.ListJobs(ctx, onboarding.ListJobsParams{CustomerID: c.ID, Kind: onboarding.JobCreditAnalysis})
 	require.NoError(t, err)
 	assert.Empty(t, left, "the analysis job finished more than JobRetention ago")
+	pending, err := b.store.ListJobs(ctx, onboarding.ListJobsParams{CustomerID: c.ID, Kind: onboarding.JobExpireOffer})
+	require.NoError(t, err)
+	assert.Len(t, pending, 1, "the offer's expiry, still to come, is kept")
 }

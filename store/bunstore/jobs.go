@@ -1,9 +1,9 @@
 package bunstore
 
 import (
-	"database/sql"
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"

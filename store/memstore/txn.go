@@ -562,4 +562,3 @@ func (t *txn) PruneIdempotencyKeys(_ context.Context, before time.Time, n int) (
 	}
 	return len(victims), nil
 }
-
