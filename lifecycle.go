@@ -598,6 +598,20 @@ func (s *Service) reviewDocument(ctx context.Context, partnerID, documentID stri
 		if err := t.q.UpdateDocument(ctx, d); err != nil {
 			return err
 		}
+		// The verdict is on the item: its other parts awaiting review (the front of a
+		// CNH whose back this is) share it.
+		docs, err := t.q.ListDocuments(ctx, partnerID, t.c.ID)
+		if err != nil {
+			return err
+		}
+		for _, part := range docs {
+			if part.ID != d.ID && part.RequirementID == d.RequirementID && part.Status == DocumentSubmitted {
+				part.Status, part.RejectionReason, part.UpdatedAt = d.Status, d.RejectionReason, t.now
+				if err := t.q.UpdateDocument(ctx, part); err != nil {
+					return err
+				}
+			}
+		}
 		t.kycChanged = true
 		out = d
 		if err := t.settle(ctx); err != nil {

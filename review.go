@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -51,9 +52,15 @@ type Verdict struct {
 type ReviewInput struct {
 	Customer    *Customer
 	Requirement Requirement
-	Document    *Document
+	// Document is the item's latest upload.
+	Document *Document
+	// Parts are every document awaiting review for the item, oldest first: the front and
+	// the back of a CNH, say. Document is the last of them.
+	Parts []*Document
 	// Open streams the document's bytes.
 	Open func(ctx context.Context) (io.ReadCloser, error)
+	// OpenPart streams the bytes of one of Parts.
+	OpenPart func(ctx context.Context, documentID string) (io.ReadCloser, error)
 }
 
 // Reviewer judges submitted documents automatically (an identity-verification or
@@ -226,10 +233,26 @@ func (s *Service) runReview(ctx context.Context, j *Job) error {
 		(c.Status != StatusPendingKYC && c.Status != StatusUnderReview) {
 		return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock()) // nothing left to judge
 	}
-	in := ReviewInput{Customer: c, Requirement: *r, Document: d, Open: func(ctx context.Context) (io.ReadCloser, error) {
-		rc, _, err := s.OpenDocument(ctx, d.PartnerID, d.ID)
+	docs, err := s.store.ListDocuments(ctx, d.PartnerID, d.CustomerID)
+	if err != nil {
+		return err
+	}
+	var parts []*Document
+	for _, p := range docs {
+		if p.RequirementID == d.RequirementID && p.Status == DocumentSubmitted {
+			parts = append(parts, p)
+		}
+	}
+	openPart := func(ctx context.Context, id string) (io.ReadCloser, error) {
+		if !slices.ContainsFunc(parts, func(p *Document) bool { return p.ID == id }) {
+			return nil, fmt.Errorf("%w: document %s is not a part of this item", ErrNotFound, id)
+		}
+		rc, _, err := s.OpenDocument(ctx, d.PartnerID, id)
 		return rc, err
-	}}
+	}
+	in := ReviewInput{Customer: c, Requirement: *r, Document: d, Parts: parts,
+		Open:     func(ctx context.Context) (io.ReadCloser, error) { return openPart(ctx, d.ID) },
+		OpenPart: openPart}
 	var v Verdict
 	if j.Kind == JobCheckSelfie {
 		v, err = s.biometrics.CheckSelfie(ctx, in)

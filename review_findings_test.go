@@ -1,8 +1,10 @@
 package onboarding_test
 
 import (
+	"bytes"
 	"context"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,4 +157,54 @@ func TestEndpointLimitsAndRecoveryWindow(t *testing.T) {
 	n, err := b.svc.RecoverWebhookEndpoint(ctx, "p1", first.ID, b.clock.Now().Add(-24*time.Hour))
 	require.NoError(t, err)
 	assert.Zero(t, n)
+}
+
+// partsReviewer records the parts it was shown and approves.
+type partsReviewer struct {
+	mu    sync.Mutex
+	parts []string
+}
+
+func (p *partsReviewer) Review(ctx context.Context, in onboarding.ReviewInput) (onboarding.Verdict, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range in.Parts {
+		rc, err := in.OpenPart(ctx, d.ID)
+		if err != nil {
+			return onboarding.Verdict{}, err
+		}
+		rc.Close()
+		p.parts = append(p.parts, d.Filename)
+	}
+	return onboarding.Verdict{Decision: onboarding.VerdictApprove, Provider: "parts"}, nil
+}
+
+func TestTwoPartIdentityIsReviewedWhole(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rev := &partsReviewer{}
+	b := setup(t, &onboarding.Options{Reviewer: rev})
+	p := params(t)
+	p.LegalNature = "ltda"
+	c, _, err := b.svc.CreateCustomer(ctx, "p1", p)
+	require.NoError(t, err)
+	var ids []string
+	for _, part := range []string{"front", "back"} {
+		d, err := b.svc.UploadDocument(ctx, "p1", c.ID, onboarding.UploadParams{RequirementID: "req_identity_applicant",
+			Type: onboarding.DocCNH, EvidenceType: "cnh", AttachmentType: part, Filename: part + ".jpg",
+			Body: bytes.NewReader(testfiles.JPEG(part))})
+		require.NoError(t, err)
+		ids = append(ids, d.ID)
+	}
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	rev.mu.Lock()
+	assert.Contains(t, rev.parts, "front.jpg", "the reviewer saw the front too")
+	assert.Contains(t, rev.parts, "back.jpg")
+	rev.mu.Unlock()
+	for _, id := range ids {
+		d, err := b.svc.GetDocument(ctx, "p1", id)
+		require.NoError(t, err)
+		assert.Equal(t, onboarding.DocumentApproved, d.Status, d.Filename)
+	}
 }
