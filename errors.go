@@ -73,6 +73,7 @@ type ValidationError struct {
 	Fields []FieldError
 }
 
+// Error lists every field error.
 func (e *ValidationError) Error() string {
 	var b strings.Builder
 	b.WriteString("onboarding: invalid input: ")
@@ -117,6 +118,7 @@ type ConflictError struct {
 	ExistingID string
 }
 
+// Error says which identifier is taken, without echoing it.
 func (e *ConflictError) Error() string {
 	switch e.Field {
 	case "cnpj", "cpf":
