@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -305,6 +306,10 @@ type UploadParams struct {
 	Body io.Reader
 }
 
+// MaxUploadsPerItem bounds the documents kept for one KYC item (every upload is kept for
+// the audit trail, superseded or not).
+const MaxUploadsPerItem = 20
+
 // maxReasonLen bounds a review or denial reason.
 const maxReasonLen = 1000
 
@@ -385,12 +390,20 @@ func (s *Service) UploadDocument(ctx context.Context, partnerID, customerID stri
 		if err != nil {
 			return err
 		}
+		uploads := 0
 		for _, d := range docs {
 			if d.RequirementID == r.ID && d.SHA256 == doc.SHA256 && d.Type == docType &&
 				(d.Status == DocumentSubmitted || d.Status == DocumentApproved) {
 				result = d // identical bytes again: idempotent
 				return nil
 			}
+			if d.RequirementID == r.ID {
+				uploads++
+			}
+		}
+		if uploads >= MaxUploadsPerItem {
+			// Every upload is kept for the audit trail: bound what one item may hold.
+			return invalid("file", CodeInvalidValue, "this item has had "+strconv.Itoa(uploads)+" uploads, the most it takes")
 		}
 		// A new part of the same evidence (the back of a CNH after its front) keeps the earlier
 		// parts; anything else replaces the document awaiting review.

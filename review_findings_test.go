@@ -208,3 +208,18 @@ func TestTwoPartIdentityIsReviewedWhole(t *testing.T) {
 		assert.Equal(t, onboarding.DocumentApproved, d.Status, d.Filename)
 	}
 }
+
+func TestUploadsPerItemAreBounded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, nil)
+	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	for i := range onboarding.MaxUploadsPerItem {
+		upload(t, b, "p1", c.ID, onboarding.DocSelfie, testfiles.PNG(strconv.Itoa(i)))
+	}
+	_, err = b.svc.UploadDocument(ctx, "p1", c.ID, onboarding.UploadParams{Type: onboarding.DocSelfie,
+		Body: bytes.NewReader(testfiles.PNG("one too many"))})
+	assert.ErrorIs(t, err, onboarding.ErrInvalidInput)
+	assert.Len(t, b.blobs.Keys(), onboarding.MaxUploadsPerItem, "the refused upload left no blob")
+}
