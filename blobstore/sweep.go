@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -33,7 +34,36 @@ const DefaultSweepGrace = 24 * time.Hour
 // DefaultSweepGrace is a good choice. Sweep is safe to run concurrently with uploads and
 // with other Sweeps, and to call directly or from a scheduled job; it stops at the first
 // error, returning what it deleted so far, and the next run resumes the work.
+//
+// The partners' folders are swept in a random order, so that a run cut short by its
+// context (a bucket too large to list in one lease) still covers every partner over a few
+// runs instead of always the first ones.
 func (s *Store) Sweep(ctx context.Context, q onboarding.Queries, olderThan time.Time) (deleted int, err error) {
+	var prefixes []string
+	it := s.bucket.List(&blob.ListOptions{Prefix: SweepPrefix, Delimiter: "/"})
+	for {
+		obj, err := it.Next(ctx)
+		if err != nil {
+			if isDone(err) {
+				break
+			}
+			return 0, fmt.Errorf("blobstore: sweep: list: %w", err)
+		}
+		prefixes = append(prefixes, obj.Key) // a partner's folder, or a stray object under the prefix
+	}
+	rand.Shuffle(len(prefixes), func(i, j int) { prefixes[i], prefixes[j] = prefixes[j], prefixes[i] })
+	for _, p := range prefixes {
+		n, err := s.sweepPrefix(ctx, q, p, olderThan)
+		deleted += n
+		if err != nil {
+			return deleted, err
+		}
+	}
+	return deleted, nil
+}
+
+// sweepPrefix sweeps the objects under prefix, in key order.
+func (s *Store) sweepPrefix(ctx context.Context, q onboarding.Queries, prefix string, olderThan time.Time) (deleted int, err error) {
 	var group struct {
 		docKey string
 		keys   []string
@@ -61,7 +91,7 @@ func (s *Store) Sweep(ctx context.Context, q onboarding.Queries, olderThan time.
 	}
 	// Listing is in key order, so a document and its sidecar ("doc_x", "doc_x.meta")
 	// come one after the other and are judged together: both must be old.
-	it := s.bucket.List(&blob.ListOptions{Prefix: SweepPrefix})
+	it := s.bucket.List(&blob.ListOptions{Prefix: prefix})
 	for {
 		obj, err := it.Next(ctx)
 		if err != nil {
