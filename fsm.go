@@ -26,6 +26,10 @@ const (
 	// EventRegister is recorded in the history for the creation of the customer. It is not
 	// an FSM event: nothing precedes pending_kyc.
 	EventRegister LifecycleEvent = "register"
+	// EventCreditDecision is recorded in the history (status unchanged) when the credit
+	// analysis decides: the outcome, the scorer's reason and model, and the offer if any.
+	// It is not an FSM event.
+	EventCreditDecision LifecycleEvent = "credit_decision"
 )
 
 // lifecycleEvents is the single definition of the lifecycle; the FSM, the diagram and the

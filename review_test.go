@@ -36,6 +36,7 @@ func TestAutomatedReview(t *testing.T) {
 	assert.Equal(t, onboarding.StatusActive, status(t, b, c.ID))
 	hist, err := b.svc.History(ctx, "p1", c.ID)
 	require.NoError(t, err)
+	assert.Equal(t, onboarding.EventApprove, hist[len(hist)-1].Event)
 	assert.Equal(t, "reviewer:sandbox", hist[len(hist)-1].Actor)
 	for _, kind := range []onboarding.JobKind{onboarding.JobReviewDocument, onboarding.JobCheckSelfie} {
 		jobs, err := b.store.ListJobs(ctx, onboarding.ListJobsParams{Kind: kind, State: onboarding.JobCompleted})

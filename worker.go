@@ -327,6 +327,10 @@ func (s *Service) recordDecision(ctx context.Context, j *Job, c *Customer, d sco
 			// company enqueued a new analysis.)
 			return s.completeIn(ctx, q, j, now)
 		}
+		// The decision goes into the customer's audit trail, approved or declined.
+		decision := &Transition{ID: NewID(prefixTransition), PartnerID: c.PartnerID, CustomerID: c.ID,
+			Event: EventCreditDecision, From: cur.Status, To: cur.Status, Actor: truncate("scorer:"+d.Model, maxNameLen),
+			Reason: truncate(cleanFilename(string(d.Outcome)+": "+d.Reason), maxReasonLen), CreatedAt: now}
 		if d.Approved() {
 			o := &CreditOffer{ID: NewID(prefixOffer), PartnerID: c.PartnerID, CustomerID: c.ID, ExternalID: c.ExternalID,
 				Status: OfferAvailable, ApprovedAmount: Money(d.ApprovedAmountCents), MinAmount: Money(d.MinAmountCents),
@@ -340,6 +344,7 @@ func (s *Service) recordDecision(ctx context.Context, j *Job, c *Customer, d sco
 			if err := q.InsertOffer(ctx, o); err != nil {
 				return err
 			}
+			decision.Reason = truncate(decision.Reason+" (offer "+o.ID+")", maxReasonLen)
 			// Write the customer (same data, next version) so that a denial, an
 			// activation or a change of company racing with this transaction fails its
 			// compare-and-set and, retried, sees this offer (to withdraw or release it).
@@ -351,6 +356,9 @@ func (s *Service) recordDecision(ctx context.Context, j *Job, c *Customer, d sco
 					return err
 				}
 			}
+		}
+		if err := q.InsertTransition(ctx, decision); err != nil {
+			return err
 		}
 		return s.completeIn(ctx, q, j, now)
 	})

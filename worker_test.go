@@ -296,3 +296,24 @@ func TestPruneJob(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, pending, 1, "the offer's expiry, still to come, is kept")
 }
+
+func TestCreditDecisionsAreAudited(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	decline := scoring.Func(func(context.Context, scoring.Request) (scoring.Decision, error) {
+		return scoring.Decision{Outcome: scoring.Decline, Reason: "revenue too low", Model: "house-v2"}, nil
+	})
+	b := setup(t, &onboarding.Options{Scorer: decline})
+	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	_, err = b.svc.Work(ctx)
+	require.NoError(t, err)
+	hist, err := b.svc.History(ctx, "p1", c.ID)
+	require.NoError(t, err)
+	last := hist[len(hist)-1]
+	assert.Equal(t, onboarding.EventCreditDecision, last.Event)
+	assert.Equal(t, "scorer:house-v2", last.Actor)
+	assert.Equal(t, "decline: revenue too low", last.Reason)
+	assert.Equal(t, onboarding.StatusPendingKYC, last.To)
+	assert.Empty(t, offers(t, b, c.ID))
+}
