@@ -219,6 +219,7 @@ func New(svc *onboarding.Service, opts *Options) http.Handler {
 	if a.tokenKey == nil {
 		a.tokenKey = make([]byte, MinTokenKeyLen)
 		_, _ = rand.Read(a.tokenKey)
+		a.log.Warn("httpapi: no Options.TokenKey: tokens are signed with a random key, so other replicas reject them and they die with this process")
 	}
 	a.verifyKey = append([][]byte{a.tokenKey}, opts.PreviousTokenKeys...)
 	if a.tokenTTL == 0 {
