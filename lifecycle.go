@@ -358,7 +358,7 @@ func (s *Service) UploadDocument(ctx context.Context, partnerID, customerID stri
 	now := s.clock()
 	doc := &Document{
 		ID: NewID(prefixDocument), PartnerID: partnerID, CustomerID: c.ID, RequirementID: req.ID,
-		Type: docType, Status: DocumentSubmitted, ContentType: format, Filename: cleanFilename(p.Filename),
+		Type: docType, Status: DocumentSubmitted, ContentType: format, Filename: cleanText(p.Filename, maxFilenameLen),
 		CreatedAt: now, UpdatedAt: now,
 	}
 	doc.Key = DocumentKey(partnerID, c.ID, doc.ID)
@@ -471,18 +471,16 @@ func (s *Service) deleteBlob(ctx context.Context, key string) {
 	}
 }
 
-// cleanFilename keeps a client's file name as printable data of bounded length.
-func cleanFilename(name string) string {
-	name = strings.Map(func(r rune) rune {
+// cleanText keeps text from outside (a client's file name, a provider's reason) as
+// printable, valid UTF-8 of at most max bytes.
+func cleanText(text string, max int) string {
+	text = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return -1
 		}
 		return r
-	}, strings.ToValidUTF8(name, ""))
-	if len(name) > maxFilenameLen {
-		name = strings.ToValidUTF8(name[:maxFilenameLen], "")
-	}
-	return name
+	}, strings.ToValidUTF8(text, ""))
+	return truncate(text, max)
 }
 
 // pickRequirement finds the item an upload is for.

@@ -267,7 +267,7 @@ func (s *Service) runReview(ctx context.Context, j *Job) error {
 		actor = "reviewer:automated"
 	}
 	// A provider's text is data from outside: bounded and printable like any other input.
-	v.Reason = truncate(cleanFilename(v.Reason), maxReasonLen)
+	v.Reason = cleanText(v.Reason, maxReasonLen)
 	complete := func(ctx context.Context, t *customerTx) error { return s.completeIn(ctx, t.q, j, t.now) }
 	switch v.Decision {
 	case VerdictApprove, VerdictReject:

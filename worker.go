@@ -330,7 +330,7 @@ func (s *Service) recordDecision(ctx context.Context, j *Job, c *Customer, d sco
 		// The decision goes into the customer's audit trail, approved or declined.
 		decision := &Transition{ID: NewID(prefixTransition), PartnerID: c.PartnerID, CustomerID: c.ID,
 			Event: EventCreditDecision, From: cur.Status, To: cur.Status, Actor: truncate("scorer:"+d.Model, maxNameLen),
-			Reason: truncate(cleanFilename(string(d.Outcome)+": "+d.Reason), maxReasonLen), CreatedAt: now}
+			Reason: cleanText(string(d.Outcome)+": "+d.Reason, maxReasonLen), CreatedAt: now}
 		if d.Approved() {
 			o := &CreditOffer{ID: NewID(prefixOffer), PartnerID: c.PartnerID, CustomerID: c.ID, ExternalID: c.ExternalID,
 				Status: OfferAvailable, ApprovedAmount: Money(d.ApprovedAmountCents), MinAmount: Money(d.MinAmountCents),
