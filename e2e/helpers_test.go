@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"hash/fnv"
 	"io"
@@ -11,7 +9,6 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,6 +19,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/internal/pgtest"
 	"github.com/onboardkit/onboarding/store/bunstore"
 	"github.com/onboardkit/onboarding/taxid"
 	"github.com/onboardkit/onboarding/webhook"
@@ -35,41 +33,6 @@ const partner = "partner_e2e"
 
 // kinds are the backends every end-to-end test runs on.
 var kinds = []string{"sqlite", "postgres"}
-
-// postgresDSN returns the test DSN, skipping (or failing under CI) when it is missing.
-func postgresDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv(postgresDSNEnv)
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set: CI must run the PostgreSQL tests (.ci/run starts a server)", postgresDSNEnv)
-		}
-		t.Skipf("PostgreSQL tests skipped: set %s (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run them", postgresDSNEnv)
-	}
-	return dsn
-}
-
-var (
-	adminOnce sync.Once
-	adminDB   *bun.DB
-	adminErr  error
-)
-
-// admin is a shared pool on the test database, for creating and dropping schemas.
-func admin(t testing.TB) *bun.DB {
-	t.Helper()
-	dsn := postgresDSN(t)
-	adminOnce.Do(func() {
-		adminDB, adminErr = bunstore.OpenPostgres(dsn)
-		if adminErr == nil {
-			adminDB.SetMaxOpenConns(2)
-		}
-	})
-	if adminErr != nil {
-		t.Fatalf("open PostgreSQL: %v", adminErr)
-	}
-	return adminDB
-}
 
 // database is one migrated database of a test: a SQLite file in t.TempDir(), or a
 // PostgreSQL schema of its own (dropped when the test ends). Open gives it new pools, as
@@ -88,24 +51,7 @@ func newDatabase(t testing.TB, kind string) *database {
 	case "sqlite":
 		d.target = filepath.Join(t.TempDir(), "onboarding.db")
 	case "postgres":
-		adm := admin(t)
-		var b [6]byte
-		_, _ = rand.Read(b[:])
-		schema := "e2e_" + hex.EncodeToString(b[:])
-		if _, err := adm.ExecContext(context.Background(), "CREATE SCHEMA "+schema); err != nil {
-			t.Fatalf("create schema: %v", err)
-		}
-		t.Cleanup(func() {
-			if _, err := adm.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-				t.Errorf("drop schema %s: %v", schema, err)
-			}
-		})
-		dsn := postgresDSN(t)
-		sep := "?"
-		if strings.Contains(dsn, "?") {
-			sep = "&"
-		}
-		d.target = dsn + sep + "search_path=" + schema
+		d.target = pgtest.SchemaDSN(t, "e2e")
 	default:
 		t.Fatalf("unknown backend %q", kind)
 	}

@@ -3,8 +3,6 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/textproto"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -28,6 +25,7 @@ import (
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/httpapi"
+	"github.com/onboardkit/onboarding/internal/pgtest"
 	"github.com/onboardkit/onboarding/store/bunstore"
 	"github.com/onboardkit/onboarding/store/memstore"
 	"github.com/onboardkit/onboarding/taxid"
@@ -79,8 +77,6 @@ type backend struct {
 	open func(t testing.TB) onboarding.Store
 }
 
-const postgresDSNEnv = "ONBOARDING_TEST_POSTGRES_DSN"
-
 func backends() []backend {
 	return []backend{
 		{"memstore", func(testing.TB) onboarding.Store { return memstore.New() }},
@@ -98,38 +94,11 @@ func openSQLite(t testing.TB) *bun.DB {
 	return db
 }
 
-var (
-	pgAdminOnce sync.Once
-	pgAdmin     *bun.DB
-	pgAdminErr  error
-)
-
 // openPostgres returns a migrated database in a schema of its own, dropped at the end.
 // Without ONBOARDING_TEST_POSTGRES_DSN it skips (fails under CI=true, like store/bunstore).
 func openPostgres(t testing.TB) *bun.DB {
 	t.Helper()
-	dsn := os.Getenv(postgresDSNEnv)
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set: CI must run the PostgreSQL tests", postgresDSNEnv)
-		}
-		t.Skipf("PostgreSQL skipped: set %s to run it", postgresDSNEnv)
-	}
-	pgAdminOnce.Do(func() { pgAdmin, pgAdminErr = bunstore.OpenPostgres(dsn) })
-	require.NoError(t, pgAdminErr)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "httpapi_" + hex.EncodeToString(b[:])
-	_, err := pgAdmin.ExecContext(context.Background(), "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = pgAdmin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	})
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	db, err := bunstore.OpenPostgres(dsn + sep + "search_path=" + schema)
+	db, err := bunstore.OpenPostgres(pgtest.SchemaDSN(t, "httpapi"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	require.NoError(t, bunstore.Migrate(context.Background(), db))

@@ -3,14 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	mrand "math/rand/v2"
 	"mime/multipart"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,8 +17,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/onboardkit/onboarding/internal/pgtest"
 	"github.com/onboardkit/onboarding/internal/testfiles"
-	"github.com/onboardkit/onboarding/store/bunstore"
 	"github.com/onboardkit/onboarding/taxid"
 )
 
@@ -71,29 +68,7 @@ func TestServer(t *testing.T) {
 
 // postgresDSN returns a DSN on a fresh schema of ONBOARDING_TEST_POSTGRES_DSN, dropped at
 // the end; it skips without the variable (fails under CI=true).
-func postgresDSN(t *testing.T) string {
-	dsn := os.Getenv("ONBOARDING_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ONBOARDING_TEST_POSTGRES_DSN is not set: CI must run the PostgreSQL tests")
-		}
-		t.Skip("PostgreSQL skipped: set ONBOARDING_TEST_POSTGRES_DSN to run it")
-	}
-	admin, err := bunstore.OpenPostgres(dsn)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = admin.Close() })
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "server_" + hex.EncodeToString(b[:])
-	_, err = admin.ExecContext(context.Background(), "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() { _, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "search_path=" + schema
-}
+func postgresDSN(t *testing.T) string { return pgtest.SchemaDSN(t, "server") }
 
 func testServer(t *testing.T, dir, db string) {
 	ctx, cancel := context.WithCancel(context.Background())

@@ -2,15 +2,13 @@ package bunstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/uptrace/bun"
+
+	"github.com/onboardkit/onboarding/internal/pgtest"
 )
 
 // postgresDSNEnv names the variable holding the DSN of a PostgreSQL database the tests may
@@ -51,17 +49,7 @@ func openSQLiteEmpty(t testing.TB) *bun.DB {
 }
 
 // postgresDSN returns the test DSN, skipping (or failing under CI) when it is missing.
-func postgresDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv(postgresDSNEnv)
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set: CI must run the PostgreSQL tests (.ci/run starts a server)", postgresDSNEnv)
-		}
-		t.Skipf("PostgreSQL tests skipped: set %s (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run them", postgresDSNEnv)
-	}
-	return dsn
-}
+func postgresDSN(t testing.TB) string { return pgtest.DSN(t) }
 
 var (
 	adminOnce sync.Once
@@ -69,8 +57,8 @@ var (
 	adminErr  error
 )
 
-// admin returns a shared connection pool to the test database, for creating and dropping
-// the per-test schemas.
+// admin returns a shared connection pool to the test database, for statements such as
+// pg_terminate_backend.
 func admin(t testing.TB) *bun.DB {
 	t.Helper()
 	dsn := postgresDSN(t)
@@ -81,30 +69,8 @@ func admin(t testing.TB) *bun.DB {
 	return adminDB
 }
 
-// postgresSchemaDSN creates a new, empty schema and returns a DSN whose search_path is
-// that schema, so tests run in parallel on one database. The schema is dropped when the
-// test ends.
-func postgresSchemaDSN(t testing.TB) string {
-	t.Helper()
-	adm := admin(t)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "test_" + hex.EncodeToString(b[:])
-	if _, err := adm.ExecContext(context.Background(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := adm.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	dsn := postgresDSN(t)
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "search_path=" + schema
-}
+// postgresSchemaDSN returns a DSN on a new, empty schema of the test's own.
+func postgresSchemaDSN(t testing.TB) string { return pgtest.SchemaDSN(t, "test") }
 
 // openPostgresEmpty returns a pool on a new, empty schema of its own.
 func openPostgresEmpty(t testing.TB) *bun.DB {
