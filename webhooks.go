@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -537,15 +536,11 @@ func (s *Service) deliver(ctx context.Context, j *Job) error {
 	case res.Permanent:
 		return s.finishDelivery(ctx, j, d, DeliveryDead, attempt, time.Time{})
 	}
-	delay, ok := webhook.DefaultSchedule.Next(attempt.Attempt, res.RetryAfter, s.rand())
+	delay, ok := webhook.DefaultSchedule.Next(attempt.Attempt, res.RetryAfter, nil)
 	if !ok {
 		return s.finishDelivery(ctx, j, d, DeliveryDead, attempt, time.Time{})
 	}
 	return s.finishDelivery(ctx, j, d, DeliveryPending, attempt, s.clock().Add(delay))
-}
-
-func (s *Service) rand() *rand.Rand {
-	return rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 }
 
 // finishDelivery records an attempt (if any) and the delivery's new state, and completes
