@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/onboardkit/onboarding/money"
 	"github.com/onboardkit/onboarding/scoring"
 )
 
@@ -333,8 +334,8 @@ func (s *Service) recordDecision(ctx context.Context, j *Job, c *Customer, d sco
 			Reason: cleanText(string(d.Outcome)+": "+d.Reason, maxReasonLen), CreatedAt: now}
 		if d.Approved() {
 			o := &CreditOffer{ID: NewID(prefixOffer), PartnerID: c.PartnerID, CustomerID: c.ID, ExternalID: c.ExternalID,
-				Status: OfferAvailable, ApprovedAmount: Money(d.ApprovedAmountCents), MinAmount: Money(d.MinAmountCents),
-				MonthlyInterestRate: Rate(d.MonthlyRate), Installments: d.Installments,
+				Status: OfferAvailable, ApprovedAmount: money.Money(d.ApprovedAmountCents), MinAmount: money.Money(d.MinAmountCents),
+				MonthlyInterestRate: d.MonthlyRate, Installments: d.Installments,
 				MinInstallments: d.MinInstallments, MaxInstallments: d.MaxInstallments, DueDateRule: d.DueDateRule,
 				ValidUntil: now.Add(d.ValidFor), Model: d.Model, Version: 1, CreatedAt: now, UpdatedAt: now}
 			hold := s.holdOffers && cur.Status != StatusActive

@@ -13,6 +13,7 @@ import (
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/internal/testfiles"
+	"github.com/onboardkit/onboarding/money"
 	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/webhook"
 )
@@ -45,9 +46,9 @@ type offerData struct {
 	CustomerID          string                 `json:"customer_id"`
 	ExternalID          string                 `json:"external_id"`
 	Status              onboarding.OfferStatus `json:"status"`
-	ApprovedAmount      onboarding.Money       `json:"approved_amount"`
-	MinAmount           onboarding.Money       `json:"min_amount"`
-	MonthlyInterestRate onboarding.Rate        `json:"monthly_interest_rate"`
+	ApprovedAmount      money.Money            `json:"approved_amount"`
+	MinAmount           money.Money            `json:"min_amount"`
+	MonthlyInterestRate money.Rate             `json:"monthly_interest_rate"`
 	ValidUntil          time.Time              `json:"valid_until"`
 }
 

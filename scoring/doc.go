@@ -14,9 +14,9 @@
 // A [Decision] is [Approve] or [Decline]. An approval carries the offer's terms, all exact:
 //
 //   - ApprovedAmountCents and MinAmountCents: int64 centavos (R$ 50,000.00 is 5_000_000),
-//     the same unit as onboarding.Money; 0 < min <= approved.
-//   - MonthlyRate: a [Rate], in units of 0.0001 percentage points (3.5 % a month is 35000,
-//     or 350 * [BasisPoint]), the same unit as onboarding.Rate.
+//     the same unit as money.Money; 0 < min <= approved.
+//   - MonthlyRate: a [money.Rate], in units of 0.0001 percentage points (3.5 % a month is 35000,
+//     or 350 * money.BasisPoint).
 //   - Installments (fixed), or MinInstallments and MaxInstallments (a range), within
 //     1..[InstallmentLimit].
 //   - DueDateRule (usually [DueMonthly]) and ValidFor, how long the offer is available.
@@ -42,7 +42,7 @@
 //			Outcome:             scoring.Approve,
 //			ApprovedAmountCents: report.LimitCents,
 //			MinAmountCents:      report.LimitCents / 10,
-//			MonthlyRate:         299 * scoring.BasisPoint, // 2.99 % a month
+//			MonthlyRate:         299 * money.BasisPoint, // 2.99 % a month
 //			MinInstallments:     3,
 //			MaxInstallments:     24,
 //			DueDateRule:         scoring.DueMonthly,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/onboardkit/onboarding/money"
 	"github.com/onboardkit/onboarding/scoring"
 )
 
@@ -28,7 +29,7 @@ func ExampleFunc() {
 			Outcome:             scoring.Approve,
 			ApprovedAmountCents: 20_000_00, // R$ 20,000.00
 			MinAmountCents:      2_000_00,
-			MonthlyRate:         349 * scoring.BasisPoint, // 3.49 % a month
+			MonthlyRate:         349 * money.BasisPoint, // 3.49 % a month
 			Installments:        12,
 			DueDateRule:         scoring.DueMonthly,
 			ValidFor:            7 * 24 * time.Hour,

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/onboardkit/onboarding/money"
 	"github.com/onboardkit/onboarding/scoring"
 )
 
@@ -198,7 +199,7 @@ func TestRulesJSON(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, scoring.Decision{
 		Outcome: scoring.Approve, ApprovedAmountCents: 10_000_000, MinAmountCents: 1_000_000,
-		MonthlyRate: 249 * scoring.BasisPoint, MinInstallments: 6, MaxInstallments: 24,
+		MonthlyRate: 249 * money.BasisPoint, MinInstallments: 6, MaxInstallments: 24,
 		DueDateRule: "monthly", ValidFor: 30 * 24 * time.Hour, Reason: `rule "numeric-ltda"`, Model: "rules-v3",
 	}, d)
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/onboardkit/onboarding/money"
 )
 
 // The CNPJ roots (raiz: the first 8 characters) that make [Sandbox] take a scripted path.
@@ -42,9 +44,9 @@ const (
 	sandboxMinApprovedCents  = 5_000_00   // R$ 5,000.00
 	sandboxMaxApprovedCents  = 150_000_00 // R$ 150,000.00
 	sandboxApprovedStepCents = 500_00     // R$ 500.00
-	sandboxMinRate           = 199 * BasisPoint
-	sandboxMaxRate           = 499 * BasisPoint
-	sandboxRateStep          = BasisPoint
+	sandboxMinRate           = 199 * money.BasisPoint
+	sandboxMaxRate           = 499 * money.BasisPoint
+	sandboxRateStep          = money.BasisPoint
 	sandboxMinInstallments   = 3
 	sandboxMaxInstallments   = 24
 	sandboxValidFor          = 30 * 24 * time.Hour
@@ -119,7 +121,7 @@ func sandboxApproval(taxID string) Decision {
 		Outcome:             Approve,
 		ApprovedAmountCents: approved,
 		MinAmountCents:      approved / 10, // exact: approved is a multiple of R$ 500.00
-		MonthlyRate:         sandboxMinRate + Rate(h2%uint64(sandboxRateSteps))*sandboxRateStep,
+		MonthlyRate:         sandboxMinRate + money.Rate(h2%uint64(sandboxRateSteps))*sandboxRateStep,
 		MinInstallments:     sandboxMinInstallments,
 		MaxInstallments:     sandboxMaxInstallments,
 		DueDateRule:         DueMonthly,

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/onboardkit/onboarding/money"
 	"github.com/onboardkit/onboarding/scoring"
 )
 
@@ -89,9 +90,9 @@ func assertSandboxApproval(t *testing.T, d scoring.Decision) {
 	assert.Zero(t, d.ApprovedAmountCents%500_00, "R$ 500.00 steps")
 	assert.Equal(t, d.ApprovedAmountCents/10, d.MinAmountCents)
 	assert.Zero(t, d.MinAmountCents%50_00, "the minimum is a multiple of R$ 50.00")
-	assert.GreaterOrEqual(t, d.MonthlyRate, 199*scoring.BasisPoint)
-	assert.LessOrEqual(t, d.MonthlyRate, 499*scoring.BasisPoint)
-	assert.Zero(t, d.MonthlyRate%scoring.BasisPoint, "0.01 % steps")
+	assert.GreaterOrEqual(t, d.MonthlyRate, 199*money.BasisPoint)
+	assert.LessOrEqual(t, d.MonthlyRate, 499*money.BasisPoint)
+	assert.Zero(t, d.MonthlyRate%money.BasisPoint, "0.01 % steps")
 	if d.Installments == 0 {
 		assert.Equal(t, 3, d.MinInstallments)
 		assert.Equal(t, 24, d.MaxInstallments)
@@ -142,7 +143,7 @@ func TestSandboxRandomCNPJsStayInRange(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	var s scoring.Sandbox
-	amounts, rates := map[int64]bool{}, map[scoring.Rate]bool{}
+	amounts, rates := map[int64]bool{}, map[money.Rate]bool{}
 	const n = 5000
 	for i := range n {
 		cnpj := randomCNPJ(r, i%2 == 1)
@@ -160,7 +161,7 @@ func TestSandboxRandomCNPJsStayInRange(t *testing.T) {
 	assert.Greater(t, len(amounts), 280)
 	assert.Greater(t, len(rates), 290)
 	assert.True(t, amounts[5_000_00] && amounts[150_000_00], "both ends of the amount range occur")
-	assert.True(t, rates[199*scoring.BasisPoint] && rates[499*scoring.BasisPoint], "both ends of the rate range occur")
+	assert.True(t, rates[199*money.BasisPoint] && rates[499*money.BasisPoint], "both ends of the rate range occur")
 }
 
 func TestSandboxMagicInputs(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/onboardkit/onboarding/money"
 )
 
 // Scorer decides a credit analysis. Implementations must be safe for concurrent use: the
@@ -132,11 +134,11 @@ const (
 	InstallmentLimit = 120
 	// MonthlyRateLimit is the largest monthly rate a decision may carry (100 % a month).
 	// It exists to catch unit mistakes, not to set policy.
-	MonthlyRateLimit = 100 * Percent
+	MonthlyRateLimit = 100 * money.Percent
 )
 
 // Decision is a scorer's answer. Money is exact: amounts are int64 centavos (R$ 50,000.00
-// is 5_000_000) and the rate is a [Rate] (3.5 % a month is 350 * BasisPoint).
+// is 5_000_000) and the rate is a [money.Rate] (3.5 % a month is 350 * money.BasisPoint).
 //
 // An approval carries the offer's terms: approved and minimum amounts, the monthly rate,
 // either a fixed number of installments or a range, the due date rule and how long the offer
@@ -151,7 +153,7 @@ type Decision struct {
 	// MinAmountCents is the smallest amount the customer may borrow, in centavos.
 	MinAmountCents int64 `json:"min_amount_cents,omitempty" yaml:"min_amount_cents,omitempty"`
 	// MonthlyRate is the monthly interest rate.
-	MonthlyRate Rate `json:"monthly_rate,omitempty" yaml:"monthly_rate,omitempty"`
+	MonthlyRate money.Rate `json:"monthly_rate,omitempty" yaml:"monthly_rate,omitempty"`
 	// Installments is a fixed number of installments. Zero when a range applies.
 	Installments int `json:"installments,omitempty" yaml:"installments,omitempty"`
 	// MinInstallments and MaxInstallments are the range the customer chooses from when
@@ -232,17 +234,17 @@ func (d Decision) Validate() error {
 
 // decisionJSON is the wire form of a Decision: ValidFor as a duration string.
 type decisionJSON struct {
-	Outcome             Outcome `json:"outcome"`
-	ApprovedAmountCents int64   `json:"approved_amount_cents,omitempty"`
-	MinAmountCents      int64   `json:"min_amount_cents,omitempty"`
-	MonthlyRate         Rate    `json:"monthly_rate,omitempty"`
-	Installments        int     `json:"installments,omitempty"`
-	MinInstallments     int     `json:"min_installments,omitempty"`
-	MaxInstallments     int     `json:"max_installments,omitempty"`
-	DueDateRule         string  `json:"due_date_rule,omitempty"`
-	ValidFor            string  `json:"valid_for,omitempty"`
-	Reason              string  `json:"reason,omitempty"`
-	Model               string  `json:"model,omitempty"`
+	Outcome             Outcome    `json:"outcome"`
+	ApprovedAmountCents int64      `json:"approved_amount_cents,omitempty"`
+	MinAmountCents      int64      `json:"min_amount_cents,omitempty"`
+	MonthlyRate         money.Rate `json:"monthly_rate,omitempty"`
+	Installments        int        `json:"installments,omitempty"`
+	MinInstallments     int        `json:"min_installments,omitempty"`
+	MaxInstallments     int        `json:"max_installments,omitempty"`
+	DueDateRule         string     `json:"due_date_rule,omitempty"`
+	ValidFor            string     `json:"valid_for,omitempty"`
+	Reason              string     `json:"reason,omitempty"`
+	Model               string     `json:"model,omitempty"`
 }
 
 // MarshalJSON encodes d with ValidFor as a duration string ("720h0m0s").

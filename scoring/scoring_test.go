@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/onboardkit/onboarding/money"
 	"github.com/onboardkit/onboarding/scoring"
 )
 
@@ -22,7 +23,7 @@ func validApproval() scoring.Decision {
 		Outcome:             scoring.Approve,
 		ApprovedAmountCents: 5_000_000,
 		MinAmountCents:      500_000,
-		MonthlyRate:         350 * scoring.BasisPoint,
+		MonthlyRate:         350 * money.BasisPoint,
 		MinInstallments:     3,
 		MaxInstallments:     24,
 		DueDateRule:         scoring.DueMonthly,
@@ -134,7 +135,7 @@ func TestDecisionJSON(t *testing.T) {
 	t.Run("round trip", func(t *testing.T) {
 		t.Parallel()
 		d := validApproval()
-		d.MonthlyRate = 199 * scoring.BasisPoint
+		d.MonthlyRate = 199 * money.BasisPoint
 		b, err := json.Marshal(d)
 		require.NoError(t, err)
 		assert.JSONEq(t, `{"outcome":"approve","approved_amount_cents":5000000,"min_amount_cents":500000,
@@ -157,7 +158,7 @@ func TestDecisionJSON(t *testing.T) {
 		var d scoring.Decision
 		require.NoError(t, json.Unmarshal([]byte(`{"outcome":"approve","approved_amount_cents":100,
 			"min_amount_cents":10,"monthly_rate":"2.5%","installments":6,"due_date_rule":"monthly","valid_for":"168h"}`), &d))
-		assert.Equal(t, 250*scoring.BasisPoint, d.MonthlyRate)
+		assert.Equal(t, 250*money.BasisPoint, d.MonthlyRate)
 		assert.Equal(t, 7*24*time.Hour, d.ValidFor)
 		require.NoError(t, d.Validate())
 	})
@@ -174,54 +175,6 @@ func TestDecisionJSON(t *testing.T) {
 			var d scoring.Decision
 			assert.Error(t, json.Unmarshal([]byte(in), &d), in)
 		}
-	})
-}
-
-func TestRate(t *testing.T) {
-	t.Parallel()
-
-	t.Run("parse", func(t *testing.T) {
-		t.Parallel()
-		for in, want := range map[string]scoring.Rate{
-			"3.5": 35000, "3.50": 35000, "1.99": 19900, "0": 0, "0.0001": 1, "100": 1_000_000,
-			" 4.99% ": 49900, "12.3456": 123456,
-		} {
-			got, err := scoring.ParseRate(in)
-			require.NoError(t, err, in)
-			assert.Equal(t, want, got, in)
-		}
-		for _, in := range []string{"", "%", "-1", "+1", "1.", ".5", "1.23456", "1,5", "abc", "1234567", "1e2"} {
-			_, err := scoring.ParseRate(in)
-			assert.Error(t, err, in)
-		}
-	})
-
-	t.Run("string", func(t *testing.T) {
-		t.Parallel()
-		for r, want := range map[scoring.Rate]string{
-			35000: "3.5", 19900: "1.99", 0: "0", 1: "0.0001", 10_000: "1", -5000: "-0.5",
-			2 * scoring.Percent: "2", 250 * scoring.BasisPoint: "2.5",
-		} {
-			assert.Equal(t, want, r.String())
-		}
-	})
-
-	t.Run("json and text", func(t *testing.T) {
-		t.Parallel()
-		b, err := json.Marshal(struct{ R scoring.Rate }{35000})
-		require.NoError(t, err)
-		assert.JSONEq(t, `{"R":3.5}`, string(b))
-		var v struct{ R scoring.Rate }
-		require.NoError(t, json.Unmarshal([]byte(`{"R":"4.99"}`), &v))
-		assert.Equal(t, scoring.Rate(49900), v.R)
-		txt, err := scoring.Rate(19900).MarshalText()
-		require.NoError(t, err)
-		assert.Equal(t, "1.99", string(txt))
-		var r scoring.Rate
-		require.NoError(t, r.UnmarshalText([]byte("2.5")))
-		assert.Equal(t, scoring.Rate(25000), r)
-		assert.Error(t, r.UnmarshalText([]byte("x")))
-		assert.Equal(t, scoring.Rate(25000), r, "a failed decode leaves the value alone")
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/money"
 	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/store/memstore"
 )
@@ -50,11 +51,11 @@ func NewScorer(blockedRoots ...string) scoring.Scorer {
 		d := scoring.Decision{Outcome: scoring.Approve, DueDateRule: scoring.DueMonthly, ValidFor: 15 * 24 * time.Hour, Model: Model}
 		switch req.LegalNature {
 		case "ltda", "slu", "sa":
-			d.ApprovedAmountCents, d.MonthlyRate, d.MinInstallments, d.MaxInstallments = 100_000_00, 249*scoring.BasisPoint, 6, 24
+			d.ApprovedAmountCents, d.MonthlyRate, d.MinInstallments, d.MaxInstallments = 100_000_00, 249*money.BasisPoint, 6, 24
 		case "ei", "eireli":
-			d.ApprovedAmountCents, d.MonthlyRate, d.MinInstallments, d.MaxInstallments = 50_000_00, 299*scoring.BasisPoint, 6, 18
+			d.ApprovedAmountCents, d.MonthlyRate, d.MinInstallments, d.MaxInstallments = 50_000_00, 299*money.BasisPoint, 6, 18
 		default: // mei, or unknown
-			d.ApprovedAmountCents, d.MonthlyRate, d.Installments = 20_000_00, 399*scoring.BasisPoint, 12
+			d.ApprovedAmountCents, d.MonthlyRate, d.Installments = 20_000_00, 399*money.BasisPoint, 12
 		}
 		d.MinAmountCents = d.ApprovedAmountCents / 10
 		d.Reason = "policy for " + strings.ToUpper(orDefault(req.LegalNature, "mei"))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/money"
 )
 
 // ---- documents ----
@@ -94,7 +95,7 @@ func scanOffer(r rowScanner) (*onboarding.CreditOffer, error) {
 		return nil, err
 	}
 	o.Status, o.ApprovedAmount, o.MinAmount, o.MonthlyInterestRate = onboarding.OfferStatus(status),
-		onboarding.Money(approved), onboarding.Money(minAmount), onboarding.Rate(rate)
+		money.Money(approved), money.Money(minAmount), money.Rate(rate)
 	return o, nil
 }
 

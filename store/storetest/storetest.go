@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/money"
 	"github.com/onboardkit/onboarding/taxid"
 )
 
@@ -665,7 +666,7 @@ func testOffers(t *testing.T, s onboarding.Store) {
 		if i%2 == 1 {
 			o = newOffer(c2)
 		}
-		o.ApprovedAmount = onboarding.Money(999_999_999_999_99 - i)
+		o.ApprovedAmount = money.Money(999_999_999_999_99 - i)
 		require.NoError(t, s.InsertOffer(ctx, o))
 		all = append(all, o)
 	}
