@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/store/memstore"
 	"github.com/onboardkit/onboarding/taxid"
 )
@@ -70,7 +71,7 @@ func BenchmarkCreateCustomer(b *testing.B) {
 	})
 	b.Run("library", func(b *testing.B) {
 		in := inputs(b.N)
-		svc := onboarding.New(memstore.New(), nil)
+		svc := onboardingtest.NewService(b, memstore.New(), nil)
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := range b.N {

@@ -326,3 +326,26 @@ func checkPhone(ve *ValidationError, raw string) string {
 	}
 	return p
 }
+
+// maxReasonLen bounds a review or denial reason.
+const maxReasonLen = 1000
+
+// cleanText keeps text from outside (a client's file name, a provider's reason) as
+// printable, valid UTF-8 of at most max bytes.
+func cleanText(text string, max int) string {
+	text = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(text, ""))
+	return truncate(text, max)
+}
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}

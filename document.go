@@ -2,15 +2,12 @@ package onboarding
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"hash"
 	"io"
-	"maps"
 	"slices"
-	"sync"
 	"time"
 )
 
@@ -58,11 +55,9 @@ type Document struct {
 	UpdatedAt       time.Time
 }
 
-// DefaultMaxUploadSize is the size limit of a document unless UploadRules says otherwise.
-const DefaultMaxUploadSize int64 = 10 << 20
-
-// UploadRules are the per-type upload limits. The zero value means: PDF, JPEG and PNG for
-// documents, JPEG and PNG for selfies, 10 MiB each.
+// UploadRules override the upload limits of the document-type table (see DocumentTypes).
+// The zero value keeps the table's: PDF, JPEG and PNG for documents, JPEG and PNG for
+// selfies, 10 MiB each.
 type UploadRules struct {
 	// MaxSize is the default size limit in bytes (0: DefaultMaxUploadSize).
 	MaxSize int64
@@ -72,13 +67,17 @@ type UploadRules struct {
 	FormatsByType map[DocumentType][]Format
 }
 
-// MaxSizeFor returns the size limit of type t.
+// MaxSizeFor returns the size limit of type t: MaxSizeByType, else MaxSize, else the
+// type's own limit in the document-type table, else DefaultMaxUploadSize.
 func (u *UploadRules) MaxSizeFor(t DocumentType) int64 {
 	if n, ok := u.MaxSizeByType[t]; ok && n > 0 {
 		return n
 	}
 	if u.MaxSize > 0 {
 		return u.MaxSize
+	}
+	if d, ok := documentTypeIndex[t]; ok && d.MaxSize > 0 {
+		return d.MaxSize
 	}
 	return DefaultMaxUploadSize
 }
@@ -87,21 +86,55 @@ func (u *UploadRules) MaxSizeFor(t DocumentType) int64 {
 // before the per-type check.
 func (u *UploadRules) Largest() int64 {
 	n := u.MaxSizeFor("")
-	for _, m := range u.MaxSizeByType {
-		n = max(n, m)
+	for _, d := range documentTypes {
+		n = max(n, u.MaxSizeFor(d.Type))
 	}
 	return n
 }
 
-// FormatsFor returns the formats type t accepts.
+// FormatsFor returns the formats type t accepts: FormatsByType, else the type's row of the
+// document-type table.
 func (u *UploadRules) FormatsFor(t DocumentType) []Format {
 	if f, ok := u.FormatsByType[t]; ok {
 		return f
 	}
-	if t == DocSelfie {
-		return []Format{FormatJPEG, FormatPNG}
+	if d, ok := documentTypeIndex[t]; ok {
+		return d.Formats
 	}
-	return []Format{FormatPDF, FormatJPEG, FormatPNG}
+	return nil
+}
+
+// validate reports rules that name unknown types or formats, or negative sizes.
+func (u *UploadRules) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: Uploads."+format, append([]any{ErrInvalidOptions}, args...)...))
+	}
+	if u.MaxSize < 0 {
+		bad("MaxSize must not be negative")
+	}
+	for t, n := range u.MaxSizeByType {
+		if _, ok := documentTypeIndex[t]; !ok {
+			bad("MaxSizeByType names an unknown document type %q", t)
+		}
+		if n < 0 {
+			bad("MaxSizeByType[%s] must not be negative", t)
+		}
+	}
+	for t, fs := range u.FormatsByType {
+		if _, ok := documentTypeIndex[t]; !ok {
+			bad("FormatsByType names an unknown document type %q", t)
+		}
+		if len(fs) == 0 {
+			bad("FormatsByType[%s] accepts no format", t)
+		}
+		for _, f := range fs {
+			if !slices.Contains(anyFormat, f) {
+				bad("FormatsByType[%s] names an unknown format %q", t, f)
+			}
+		}
+	}
+	return errs
 }
 
 var pngSignature = []byte("\x89PNG\r\n\x1a\n")
@@ -209,69 +242,4 @@ func hasTrailer(f Format, tail []byte) bool {
 		return bytes.HasSuffix(tail, []byte("\x00\x00\x00\x00IEND\xaeB`\x82"))
 	}
 	return false
-}
-
-// BlobStore holds document bytes. The Service streams verified bytes to it and deletes
-// what it no longer references; package blobstore implements it on gocloud.dev/blob.
-type BlobStore interface {
-	// Put stores r under key. It must not leave an object behind when r returns an error
-	// or ctx ends before r is drained.
-	Put(ctx context.Context, key string, r io.Reader, contentType Format) error
-	// Open streams the object stored under key.
-	Open(ctx context.Context, key string) (io.ReadCloser, error)
-	// Delete removes key. Deleting a missing key is not an error.
-	Delete(ctx context.Context, key string) error
-}
-
-// MemoryBlobStore is a BlobStore in memory, for tests and examples. It buffers whole
-// objects: do not use it for large files.
-type MemoryBlobStore struct {
-	mu      sync.Mutex
-	objects map[string][]byte
-}
-
-// NewMemoryBlobStore returns an empty MemoryBlobStore.
-func NewMemoryBlobStore() *MemoryBlobStore {
-	return &MemoryBlobStore{objects: map[string][]byte{}}
-}
-
-// Put implements BlobStore.
-func (m *MemoryBlobStore) Put(ctx context.Context, key string, r io.Reader, _ Format) error {
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, r); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.objects[key] = buf.Bytes()
-	return nil
-}
-
-// Open implements BlobStore.
-func (m *MemoryBlobStore) Open(_ context.Context, key string) (io.ReadCloser, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, ok := m.objects[key]
-	if !ok {
-		return nil, fmt.Errorf("%w: blob %s", ErrNotFound, key)
-	}
-	return io.NopCloser(bytes.NewReader(b)), nil
-}
-
-// Delete implements BlobStore.
-func (m *MemoryBlobStore) Delete(_ context.Context, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.objects, key)
-	return nil
-}
-
-// Keys returns the stored keys (for tests).
-func (m *MemoryBlobStore) Keys() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Sorted(maps.Keys(m.objects))
 }

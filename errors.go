@@ -2,6 +2,7 @@ package onboarding
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -46,6 +47,11 @@ var (
 	// the row changed since it was read (customer version, offer version) or a job's lease
 	// is no longer held by the caller. The Service retries from a fresh read.
 	ErrConcurrentUpdate = errors.New("onboarding: concurrent update")
+
+	// ErrInvalidOptions is matched by the error New and Options.Validate return for a
+	// configuration that cannot work: a missing BlobStore, a negative limit, an upload
+	// rule for an unknown document type. It is the lender's mistake, not a caller's.
+	ErrInvalidOptions = errors.New("onboarding: invalid options")
 )
 
 // Field error codes, as API.md lists them for 422 responses.
@@ -131,3 +137,15 @@ func (e *ConflictError) Error() string {
 
 // Is makes errors.Is(err, ErrConflict) true.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// ErrSessionActive is returned by StartBiometricsSession while the customer's previous
+// session is still open (HTTP 409 session_already_active).
+var ErrSessionActive = errors.New("onboarding: a biometrics session is already active")
+
+// ErrNotConfigured is returned by calls that need a plugin the Service was not given.
+var ErrNotConfigured = errors.New("onboarding: not configured")
+
+// errPermanent marks a job failure that retrying cannot fix.
+var errPermanent = errors.New("permanent failure")
+
+func permanent(err error) error { return fmt.Errorf("%w: %w", errPermanent, err) }

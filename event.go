@@ -3,27 +3,32 @@ package onboarding
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/onboardkit/onboarding/webhook"
 )
 
-// EventType names a webhook event (DESIGN.md §9).
+// EventType names a webhook event. The values are the webhook package's catalogue.
 type EventType string
 
 // The event catalogue.
 const (
-	EventCustomerCreated      EventType = "customer.created"
-	EventCustomerKYCUpdated   EventType = "customer.kyc_updated"
-	EventCustomerUnderReview  EventType = "customer.under_review"
-	EventCustomerActive       EventType = "customer.active"
-	EventCustomerDenied       EventType = "customer.denied"
-	EventCreditOfferAvailable EventType = "credit_offer.available"
-	EventCreditOfferExpired   EventType = "credit_offer.expired"
+	EventCustomerCreated      EventType = webhook.EventCustomerCreated
+	EventCustomerKYCUpdated   EventType = webhook.EventCustomerKYCUpdated
+	EventCustomerUnderReview  EventType = webhook.EventCustomerUnderReview
+	EventCustomerActive       EventType = webhook.EventCustomerActive
+	EventCustomerDenied       EventType = webhook.EventCustomerDenied
+	EventCreditOfferAvailable EventType = webhook.EventCreditOfferAvailable
+	EventCreditOfferExpired   EventType = webhook.EventCreditOfferExpired
 )
 
 // EventTypes lists the catalogue in a stable order.
-var EventTypes = []EventType{
-	EventCustomerCreated, EventCustomerKYCUpdated, EventCustomerUnderReview, EventCustomerActive,
-	EventCustomerDenied, EventCreditOfferAvailable, EventCreditOfferExpired,
-}
+var EventTypes = func() []EventType {
+	var out []EventType
+	for _, t := range webhook.EventTypes() {
+		out = append(out, EventType(t))
+	}
+	return out
+}()
 
 // APIVersion is the api_version written into every event envelope.
 const APIVersion = "2026-11-01"

@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/internal/testfiles"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/store/memstore"
 )
 
@@ -15,7 +17,10 @@ import (
 // customer, while the same company under another external_id is a conflict.
 func ExampleService_CreateCustomer() {
 	ctx := context.Background()
-	svc := onboarding.New(memstore.New(), nil)
+	svc, err := onboarding.New(memstore.New(), &onboarding.Options{Blobs: sandbox.NewMemoryBlobStore()})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	p := onboarding.CreateCustomerParams{
 		ExternalID: "erp-42", CPF: "123.456.789-09", CNPJ: "12.ABC.345/01DE-35",
@@ -49,7 +54,10 @@ func ExampleService_CreateCustomer() {
 // approving every item activates it.
 func Example_uploadToActive() {
 	ctx := context.Background()
-	svc := onboarding.New(memstore.New(), nil)
+	svc, err := onboarding.New(memstore.New(), &onboarding.Options{Blobs: sandbox.NewMemoryBlobStore()})
+	if err != nil {
+		log.Fatal(err)
+	}
 	const partner = "marketplace"
 	c, _, err := svc.CreateCustomer(ctx, partner, onboarding.CreateCustomerParams{
 		ExternalID: "seller-7", CPF: "529.982.247-25", CNPJ: "11.222.333/0001-81",

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/onboardingtest"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/store/memstore"
 )
 
@@ -22,7 +24,7 @@ func FuzzCreateCustomer(f *testing.F) {
 	f.Add("e2", "529.982.247-25", "12abc34501de35", "Ana", "ANA@EXAMPLE.COM", "+5511912345678", "", "mei")
 	f.Fuzz(func(t *testing.T, ext, cpf, cnpj, name, email, phone, trading, ln string) {
 		store := memstore.New()
-		svc := onboarding.New(store, nil)
+		svc := onboardingtest.NewService(t, store, nil)
 		ctx := context.Background()
 		p := onboarding.CreateCustomerParams{ExternalID: ext, CPF: cpf, CNPJ: cnpj, Name: name, Email: email,
 			Phone: phone, TradingName: trading, LegalNature: ln}
@@ -61,8 +63,8 @@ func FuzzUpload(f *testing.F) {
 	f.Add([]byte("GIF89a"), false)
 	f.Add([]byte{}, true)
 	f.Fuzz(func(t *testing.T, body []byte, asCCMEI bool) {
-		blobs := onboarding.NewMemoryBlobStore()
-		svc := onboarding.New(memstore.New(), &onboarding.Options{Blobs: blobs,
+		blobs := sandbox.NewMemoryBlobStore()
+		svc := onboardingtest.NewService(t, memstore.New(), &onboarding.Options{Blobs: blobs,
 			Uploads: onboarding.UploadRules{MaxSize: 4096}})
 		ctx := context.Background()
 		c, _, err := svc.CreateCustomer(ctx, "p1", onboarding.CreateCustomerParams{ExternalID: "e", CPF: "529.982.247-25",

@@ -56,23 +56,6 @@ const (
 	RequirementEIRELIIncorporationStatement RequirementType = "eireli_incorporation_statement"
 )
 
-// DocumentType is an upload `type`: what the file is.
-type DocumentType string
-
-// The document types.
-const (
-	DocCCMEI                        DocumentType = "ccmei"
-	DocEIRegistrationRequirement    DocumentType = "ei_registration_requirement"
-	DocArticlesOfAssociation        DocumentType = "articles_of_association"
-	DocBylaws                       DocumentType = "bylaws"
-	DocEIRELIIncorporationStatement DocumentType = "eireli_incorporation_statement"
-	DocCNH                          DocumentType = "cnh"
-	DocRG                           DocumentType = "rg"
-	DocSelfie                       DocumentType = "selfie"
-	DocProofOfAddress               DocumentType = "proof_of_address"
-	DocIncomeStatement              DocumentType = "income_statement"
-)
-
 // RequirementKind says whether an item is satisfied by a file or by a value.
 type RequirementKind string
 
@@ -149,15 +132,6 @@ type Requirement struct {
 	UploadedAt *time.Time  `json:"uploaded_at"`
 	Subject    *Subject    `json:"subject,omitempty"`
 	Submitted  *Submission `json:"submitted,omitempty"`
-}
-
-// Accepts reports whether an upload of type t satisfies the item: its own type, and for an
-// identity item either cnh or rg.
-func (r *Requirement) Accepts(t DocumentType) bool {
-	if r.DocumentType == t {
-		return true
-	}
-	return r.Type == RequirementIdentity && (t == DocCNH || t == DocRG)
 }
 
 // clone deep-copies the item.
@@ -254,20 +228,15 @@ type DefaultPolicy struct {
 
 var _ RequirementPolicy = DefaultPolicy{}
 
-// companyDocument maps a legal nature to its company document item.
-func companyDocument(ln LegalNature) (RequirementType, DocumentType, string) {
-	switch ln {
-	case LegalNatureEI:
-		return RequirementEIMEIDocuments, DocEIRegistrationRequirement, "Requerimento de Empresário (EI)"
-	case LegalNatureLTDA, LegalNatureSLU:
-		return RequirementArticlesOfAssociation, DocArticlesOfAssociation, "Contrato social"
-	case LegalNatureSA:
-		return RequirementArticlesOfAssociation, DocBylaws, "Estatuto social"
-	case LegalNatureEIRELI:
-		return RequirementEIRELIIncorporationStatement, DocEIRELIIncorporationStatement, "Ato constitutivo da EIRELI"
-	default:
-		return RequirementCompanyDocument, DocCCMEI, "Certificado da Condição de Microempreendedor Individual (CCMEI)"
-	}
+// companyDocuments is the company document each legal nature owes; the document-type
+// table says the rest (its requirement type and label). Unknown natures are MEI.
+var companyDocuments = map[LegalNature]DocumentType{
+	LegalNatureMEI:    DocCCMEI,
+	LegalNatureEI:     DocEIRegistrationRequirement,
+	LegalNatureLTDA:   DocArticlesOfAssociation,
+	LegalNatureSLU:    DocArticlesOfAssociation,
+	LegalNatureSA:     DocBylaws,
+	LegalNatureEIRELI: DocEIRELIIncorporationStatement,
 }
 
 // Requirements implements RequirementPolicy.
@@ -281,8 +250,11 @@ func (p DefaultPolicy) Requirements(_ context.Context, in RequirementInput) ([]R
 	}
 	var out []Requirement
 	if in.CNPJ != "" {
-		rt, dt, label := companyDocument(ln)
-		out = append(out, newRequirement("req_"+string(dt), rt, dt, label, true, nil))
+		dt, ok := companyDocuments[ln]
+		if !ok {
+			dt = DocCCMEI
+		}
+		out = append(out, newRequirement("req_"+string(dt), dt, true, nil))
 	}
 	applicant := &Subject{ID: "applicant", Name: in.Name, SubjectType: SubjectApplicant}
 	people := []*Subject{applicant}
@@ -297,33 +269,41 @@ func (p DefaultPolicy) Requirements(_ context.Context, in RequirementInput) ([]R
 	for _, s := range people {
 		// A MEI's applicant is identified by the CCMEI; other people show an ID document.
 		if !(ln == LegalNatureMEI && in.CNPJ != "" && s.SubjectType == SubjectApplicant) {
-			out = append(out, newRequirement("req_identity_"+s.ID, RequirementIdentity, DocCNH,
-				"Documento de identidade (CNH ou RG) de "+s.Name, true, s))
+			out = append(out, ofPerson(newRequirement("req_identity_"+s.ID, DocCNH, true, s)))
 		}
-		out = append(out, newRequirement("req_selfie_"+s.ID, RequirementSelfie, DocSelfie,
-			"Selfie de "+s.Name, true, s))
+		out = append(out, ofPerson(newRequirement("req_selfie_"+s.ID, DocSelfie, true, s)))
 	}
 	if p.ProofOfAddress {
-		out = append(out, newRequirement("req_proof_of_address_applicant", RequirementProofOfAddress,
-			DocProofOfAddress, "Comprovante de endereço", false, applicant))
+		out = append(out, newRequirement("req_proof_of_address_applicant", DocProofOfAddress, false, applicant))
 	}
 	if p.IncomeStatement && in.CNPJ != "" {
-		out = append(out, newRequirement("req_income_statement", RequirementIncomeStatement,
-			DocIncomeStatement, "Declaração de faturamento", false, nil))
+		out = append(out, newRequirement("req_income_statement", DocIncomeStatement, false, nil))
 	}
 	return out, nil
 }
 
-func newRequirement(id string, rt RequirementType, dt DocumentType, label string, mandatory bool, s *Subject) Requirement {
+// newRequirement is an item about s (nil: the company) satisfied by an upload of type dt,
+// labelled and typed from the document-type table.
+func newRequirement(id string, dt DocumentType, mandatory bool, s *Subject) Requirement {
+	spec := documentTypeIndex[dt]
+	label := spec.Label
 	var subj *Subject
 	if s != nil {
 		c := *s
 		subj = &c
 	}
 	return Requirement{
-		ID: id, Type: rt, DocumentType: dt, Kind: KindDocument, Label: label, Description: label,
+		ID: id, Type: spec.Requirement, DocumentType: dt, Kind: KindDocument, Label: label, Description: label,
 		Mandatory: mandatory, Status: RequirementPending, Subject: subj,
 	}
+}
+
+// ofPerson names the item's subject in its label ("Selfie de Maria"), so that a company
+// with several people tells their items apart.
+func ofPerson(r Requirement) Requirement {
+	r.Label += " de " + r.Subject.Name
+	r.Description = r.Label
+	return r
 }
 
 // mergeRequirements keeps the progress of every item of old whose ID is still in next and

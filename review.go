@@ -2,23 +2,12 @@ package onboarding
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"time"
-)
-
-// Automated review jobs, enqueued with an upload when the uploading Service has the plugin.
-// Each kind waits for a Service configured with its plugin, so a replica without one (say
-// during a rolling deploy) never swallows the work.
-const (
-	// JobReviewDocument has the Reviewer judge a submitted document.
-	JobReviewDocument JobKind = "review_document"
-	// JobCheckSelfie has the Biometrics provider judge a submitted selfie.
-	JobCheckSelfie JobKind = "check_selfie"
 )
 
 // VerdictDecision is an automated reviewer's answer.
@@ -84,140 +73,24 @@ type BiometricsSession struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// ErrSessionActive is returned by StartBiometricsSession while the customer's previous
-// session is still open (HTTP 409 session_already_active).
-var ErrSessionActive = errors.New("onboarding: a biometrics session is already active")
-
-// ErrNotConfigured is returned by calls that need a plugin the Service was not given.
-var ErrNotConfigured = errors.New("onboarding: not configured")
-
-// StartBiometricsSession opens a liveness session for a customer who owes a selfie. One
-// session at a time: until it expires, another call is ErrSessionActive. The open session is
-// recorded in the Store (as a reserved idempotency key), so every replica agrees.
-func (s *Service) StartBiometricsSession(ctx context.Context, partnerID, customerID string) (*BiometricsSession, error) {
-	if s.biometrics == nil {
-		return nil, fmt.Errorf("%w: no Biometrics provider", ErrNotConfigured)
+// registerReview registers the automated review jobs the Service has a plugin for.
+func (s *Service) registerReview() {
+	if s.reviewer != nil {
+		s.handle(JobReviewDocument, handle(func(ctx context.Context, j *Job, a reviewDocumentArgs) error {
+			return s.runReview(ctx, j, a.DocumentID)
+		}))
 	}
-	c, err := s.GetCustomer(ctx, partnerID, customerID)
-	if err != nil {
-		return nil, err
+	if s.biometrics != nil {
+		s.handle(JobCheckSelfie, handle(func(ctx context.Context, j *Job, a checkSelfieArgs) error {
+			return s.runReview(ctx, j, a.DocumentID)
+		}))
 	}
-	if c.Status == StatusDenied {
-		return nil, fmt.Errorf("%w: the customer is denied", ErrInvalidTransition)
-	}
-	// Reserve the slot first, so a refused call never opens (and pays for) a session.
-	now := s.clock()
-	key := &IdempotencyKey{PartnerID: partnerID, Key: "biometrics-session:" + c.ID, RequestHash: "biometrics-session",
-		CreatedAt: now, ExpiresAt: now.Add(biometricsReservation)}
-	if err := s.store.InsertIdempotencyKey(ctx, key); errors.Is(err, ErrConflict) {
-		return nil, ErrSessionActive
-	} else if err != nil {
-		return nil, err
-	}
-	release := func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_ = s.store.DeleteIdempotencyKey(rctx, partnerID, key.Key, key.CreatedAt)
-	}
-	sess, err := s.biometrics.StartSession(ctx, c)
-	if err != nil {
-		release()
-		return nil, fmt.Errorf("onboarding: biometrics: %w", err)
-	}
-	if !sess.ExpiresAt.After(s.clock()) {
-		release()
-		return nil, fmt.Errorf("onboarding: biometrics: the provider returned an expired session")
-	}
-	// Hold the slot until the session expires.
-	body, _ := json.Marshal(sess)
-	key.ExpiresAt = sess.ExpiresAt.UTC().Truncate(time.Microsecond)
-	key.Completed, key.ResponseStatus, key.ResponseBody = true, 200, body
-	err = s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
-		if err := q.DeleteIdempotencyKey(ctx, partnerID, key.Key, time.Time{}); err != nil {
-			return err
-		}
-		return q.InsertIdempotencyKey(ctx, key)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &sess, nil
-}
-
-// biometricsReservation is how long a session slot is held while the provider answers.
-const biometricsReservation = time.Minute
-
-// SandboxReviewer approves every document, except that a file name containing
-// "sandbox-reject" is rejected and one containing "sandbox-deny" denies the customer, so
-// partners can exercise every path.
-type SandboxReviewer struct{}
-
-// Review implements Reviewer.
-func (SandboxReviewer) Review(_ context.Context, in ReviewInput) (Verdict, error) {
-	return sandboxVerdict(in.Document.Filename, 900), nil
-}
-
-// SandboxBiometrics passes every selfie with a score of 990, with the same file-name magic
-// as SandboxReviewer. Its sessions last 15 minutes from NowFunc (default time.Now).
-type SandboxBiometrics struct {
-	NowFunc func() time.Time
-}
-
-// CheckSelfie implements Biometrics.
-func (SandboxBiometrics) CheckSelfie(_ context.Context, in ReviewInput) (Verdict, error) {
-	return sandboxVerdict(in.Document.Filename, 990), nil
-}
-
-// StartSession implements Biometrics: a sandbox URL valid for 15 minutes.
-func (b SandboxBiometrics) StartSession(_ context.Context, c *Customer) (BiometricsSession, error) {
-	now := time.Now
-	if b.NowFunc != nil {
-		now = b.NowFunc
-	}
-	return BiometricsSession{URL: "https://biometrics.sandbox.invalid/sessions/" + NewID("bio") + "?customer=" + c.ID,
-		ExpiresAt: now().Add(15 * time.Minute)}, nil
-}
-
-func sandboxVerdict(filename string, score int) Verdict {
-	name := strings.ToLower(filename)
-	switch {
-	case strings.Contains(name, "sandbox-deny"):
-		return Verdict{Decision: VerdictDeny, Reason: "sandbox: denied by file name", Provider: "sandbox"}
-	case strings.Contains(name, "sandbox-reject"):
-		return Verdict{Decision: VerdictReject, Reason: "sandbox: the document is not legible", Score: score / 3, Provider: "sandbox"}
-	}
-	return Verdict{Decision: VerdictApprove, Score: score, Provider: "sandbox"}
-}
-
-// reviewKind says which automated review an upload of type t gets, if any: a selfie goes
-// to Biometrics when there is one, everything else to the Reviewer.
-func (s *Service) reviewKind(t DocumentType) (JobKind, bool) {
-	switch {
-	case t == DocSelfie && s.biometrics != nil:
-		return JobCheckSelfie, true
-	case s.reviewer != nil:
-		return JobReviewDocument, true
-	}
-	return "", false
-}
-
-// reviewJob is the automated review of a document.
-func (s *Service) reviewJob(kind JobKind, d *Document, c *Customer) *Job {
-	j := s.newJob(kind, c, d.CreatedAt)
-	j.Args, _ = json.Marshal(map[string]string{"document_id": d.ID})
-	return j
 }
 
 // runReview asks the Reviewer (or Biometrics) about a document and applies the verdict
 // with the job's completion.
-func (s *Service) runReview(ctx context.Context, j *Job) error {
-	var args struct {
-		DocumentID string `json:"document_id"`
-	}
-	if err := json.Unmarshal(j.Args, &args); err != nil {
-		return permanent(err)
-	}
-	d, err := s.store.GetDocument(ctx, j.PartnerID, args.DocumentID)
+func (s *Service) runReview(ctx context.Context, j *Job, documentID string) error {
+	d, err := s.store.GetDocument(ctx, j.PartnerID, documentID)
 	if errors.Is(err, ErrNotFound) {
 		return permanent(err)
 	}
@@ -302,10 +175,112 @@ func (s *Service) runReview(ctx context.Context, j *Job) error {
 	return err
 }
 
-// truncate cuts s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// ReviewDecision is a reviewer's verdict on a document.
+type ReviewDecision string
+
+// The review decisions.
+const (
+	ReviewApprove ReviewDecision = "approve"
+	ReviewReject  ReviewDecision = "reject"
+)
+
+// ReviewParams is a reviewer's verdict.
+type ReviewParams struct {
+	Decision ReviewDecision
+	// Reason is required to reject; the customer sees it as the item's message.
+	Reason string
+	// Reviewer names who decided (a back-office user, a provider); it goes to the history.
+	Reviewer string
+}
+
+// ReviewDocument approves or rejects a submitted document (the back-office call). Approving
+// the last mandatory item activates the customer; a rejection sends it back to pending_kyc
+// with the reason as the item's message.
+func (s *Service) ReviewDocument(ctx context.Context, partnerID, documentID string, p ReviewParams) (*Document, error) {
+	if err := checkPartner(partnerID); err != nil {
+		return nil, err
 	}
-	return strings.ToValidUTF8(s[:n], "")
+	p.Reason = strings.TrimSpace(p.Reason)
+	ve := &ValidationError{}
+	switch p.Decision {
+	case ReviewApprove:
+	case ReviewReject:
+		checkText(ve, "reason", p.Reason, true, maxReasonLen)
+	default:
+		ve.add("decision", CodeInvalidValue, "must be approve or reject")
+	}
+	checkText(ve, "reviewer", p.Reviewer, false, maxNameLen)
+	if err := ve.orNil(); err != nil {
+		return nil, err
+	}
+	actor := "reviewer"
+	if p.Reviewer != "" {
+		actor = "reviewer:" + p.Reviewer
+	}
+	return s.reviewDocument(ctx, partnerID, documentID, p, actor, nil)
+}
+
+// reviewDocument applies a validated verdict; also, when set, runs in its transaction
+// (an automated review completes its job there).
+func (s *Service) reviewDocument(ctx context.Context, partnerID, documentID string, p ReviewParams, actor string,
+	also func(ctx context.Context, t *customerTx) error) (*Document, error) {
+	doc, err := s.store.GetDocument(ctx, partnerID, documentID)
+	if err != nil {
+		return nil, err
+	}
+	var out *Document
+	_, err = s.mutate(ctx, partnerID, doc.CustomerID, actor, func(ctx context.Context, t *customerTx) error {
+		d, err := t.q.GetDocument(ctx, partnerID, documentID)
+		if err != nil {
+			return err
+		}
+		r := t.c.Requirement(d.RequirementID)
+		if t.c.Status == StatusDenied || t.c.Status == StatusActive {
+			return fmt.Errorf("%w: the customer is %s", ErrInvalidTransition, t.c.Status)
+		}
+		if d.Status != DocumentSubmitted || r == nil || r.Submitted == nil || r.Submitted.DocumentID != d.ID {
+			return fmt.Errorf("%w: the document is not awaiting review", ErrInvalidTransition)
+		}
+		d.UpdatedAt = t.now
+		if p.Decision == ReviewApprove {
+			d.Status = DocumentApproved
+			r.Status, r.Message = RequirementApproved, nil
+			r.Submitted.ReviewStatus, r.Submitted.ReviewReason = ReviewAccepted, nil
+		} else {
+			reason := p.Reason
+			d.Status, d.RejectionReason = DocumentRejected, reason
+			r.Status, r.Message = RequirementRejected, &reason
+			r.Submitted.ReviewStatus, r.Submitted.ReviewReason = ReviewRejected, &reason
+		}
+		if err := t.q.UpdateDocument(ctx, d); err != nil {
+			return err
+		}
+		// The verdict is on the item: its other parts awaiting review (the front of a
+		// CNH whose back this is) share it.
+		docs, err := t.q.ListDocuments(ctx, partnerID, t.c.ID)
+		if err != nil {
+			return err
+		}
+		for _, part := range docs {
+			if part.ID != d.ID && part.RequirementID == d.RequirementID && part.Status == DocumentSubmitted {
+				part.Status, part.RejectionReason, part.UpdatedAt = d.Status, d.RejectionReason, t.now
+				if err := t.q.UpdateDocument(ctx, part); err != nil {
+					return err
+				}
+			}
+		}
+		t.kycChanged = true
+		out = d
+		if err := t.settle(ctx); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(ctx, t)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/internal/testfiles"
+	"github.com/onboardkit/onboarding/onboardingtest"
+	"github.com/onboardkit/onboarding/sandbox"
 )
 
 func uploadNamed(t *testing.T, b *bundle, custID string, typ onboarding.DocumentType, name string, body []byte) *onboarding.Document {
@@ -26,7 +28,7 @@ func uploadNamed(t *testing.T, b *bundle, custID string, typ onboarding.Document
 func TestAutomatedReview(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, &onboarding.Options{Reviewer: onboarding.SandboxReviewer{}, Biometrics: onboarding.SandboxBiometrics{}})
+	b := setup(t, &onboarding.Options{Reviewer: sandbox.Reviewer{}, Biometrics: sandbox.Biometrics{}})
 	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
 	require.NoError(t, err)
 	uploadNamed(t, b, c.ID, onboarding.DocCCMEI, "ccmei.pdf", testfiles.PDF("a"))
@@ -48,11 +50,11 @@ func TestAutomatedReview(t *testing.T) {
 func TestReviewJobsWaitForAServiceWithThePlugin(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, &onboarding.Options{Reviewer: onboarding.SandboxReviewer{}})
+	b := setup(t, &onboarding.Options{Reviewer: sandbox.Reviewer{}})
 	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
 	require.NoError(t, err)
 	uploadNamed(t, b, c.ID, onboarding.DocCCMEI, "ccmei.pdf", testfiles.PDF("a"))
-	plain := onboarding.New(b.store, &onboarding.Options{NowFunc: b.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	plain := onboardingtest.NewService(t, b.store, &onboarding.Options{NowFunc: b.clock.Now, Logger: slog.New(slog.DiscardHandler)})
 	_, err = plain.Work(ctx) // a replica without a Reviewer leaves the review alone
 	require.NoError(t, err)
 	jobs, err := b.store.ListJobs(ctx, onboarding.ListJobsParams{Kind: onboarding.JobReviewDocument})
@@ -69,7 +71,7 @@ func TestReviewJobsWaitForAServiceWithThePlugin(t *testing.T) {
 func TestAutomatedReviewRejectsAndDenies(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, &onboarding.Options{Reviewer: onboarding.SandboxReviewer{}})
+	b := setup(t, &onboarding.Options{Reviewer: sandbox.Reviewer{}})
 	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
 	require.NoError(t, err)
 	uploadNamed(t, b, c.ID, onboarding.DocCCMEI, "ccmei-sandbox-reject.pdf", testfiles.PDF("a"))
@@ -131,8 +133,8 @@ func TestBiometricsSession(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t, nil)
-	b.svc = onboarding.New(b.store, &onboarding.Options{NowFunc: b.clock.Now,
-		Biometrics: onboarding.SandboxBiometrics{NowFunc: b.clock.Now}})
+	b.svc = onboardingtest.NewService(t, b.store, &onboarding.Options{NowFunc: b.clock.Now,
+		Biometrics: sandbox.Biometrics{NowFunc: b.clock.Now}})
 	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
 	require.NoError(t, err)
 	sess, err := b.svc.StartBiometricsSession(ctx, "p1", c.ID)

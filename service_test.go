@@ -20,6 +20,8 @@ import (
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/internal/testfiles"
 	"github.com/onboardkit/onboarding/money"
+	"github.com/onboardkit/onboarding/onboardingtest"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/store/memstore"
 	"github.com/onboardkit/onboarding/taxid"
 )
@@ -28,7 +30,7 @@ import (
 type bundle struct {
 	svc   *onboarding.Service
 	store *memstore.Store
-	blobs *onboarding.MemoryBlobStore
+	blobs *sandbox.MemoryBlobStore
 	clock *fakeClock
 }
 
@@ -58,7 +60,7 @@ func (c *fakeClock) Add(d time.Duration) {
 
 func setup(t *testing.T, opts *onboarding.Options) *bundle {
 	t.Helper()
-	b := &bundle{store: memstore.New(), blobs: onboarding.NewMemoryBlobStore(),
+	b := &bundle{store: memstore.New(), blobs: sandbox.NewMemoryBlobStore(),
 		clock: &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}}
 	if opts == nil {
 		opts = &onboarding.Options{}
@@ -67,7 +69,7 @@ func setup(t *testing.T, opts *onboarding.Options) *bundle {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	b.svc = onboarding.New(b.store, opts)
+	b.svc = onboardingtest.NewService(t, b.store, opts)
 	return b
 }
 
@@ -786,7 +788,7 @@ func TestOfferJSON(t *testing.T) {
 func TestSandboxRegistry(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	reg := onboarding.SandboxRegistry{}
+	reg := sandbox.Registry{}
 	cases := map[string]onboarding.LegalNature{
 		"11.222.333/0001-81": onboarding.LegalNatureMEI, // raiz ends in 3
 		"12.ABC.345/01DE-35": onboarding.LegalNatureMEI, // alphanumeric, raiz ends in 5

@@ -2,7 +2,6 @@ package onboarding
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,105 +12,22 @@ import (
 	"github.com/onboardkit/onboarding/webhook"
 )
 
-// JobDeliverWebhook delivers one event to one endpoint; enqueued by the publish job.
-const JobDeliverWebhook JobKind = "deliver_webhook"
+// The webhooks capability: partners' endpoints, and the fan-out of every outbox event to
+// the endpoints that want it, written in the emitting transaction. The attempts
+// themselves, and the broker Publisher, are in delivery.go.
 
-// WebhookEndpoint is a partner's webhook destination as stored: the webhook package's
-// Endpoint (URL, filter, status, secrets) plus a version for compare-and-set writes. Its
-// JSON form is the API's endpoint object, without secrets.
-type WebhookEndpoint struct {
-	webhook.Endpoint
-	Version int64 `json:"-"`
-}
-
-// Clone returns a deep copy of e.
-func (e *WebhookEndpoint) Clone() *WebhookEndpoint {
-	if e == nil {
-		return nil
+// registerWebhooks registers the fan-out of events, the delivery job and, with a
+// Publisher, the broker relay.
+func (s *Service) registerWebhooks() {
+	s.onEvent(s.fanOut)
+	s.handle(JobDeliverWebhook, handle(s.deliver))
+	if s.publisher != nil {
+		s.onEvent(func(ctx context.Context, q Queries, e *Event, now time.Time) error {
+			return enqueue(ctx, q, publishEventArgs{EventID: e.ID},
+				jobFor{PartnerID: e.PartnerID, CustomerID: e.CustomerID, RunAt: followUpRunAt(ctx, now)}, now)
+		})
+		s.handle(JobPublishEvent, handle(s.publish))
 	}
-	c := *e
-	c.Events = slices.Clone(e.Events)
-	c.Secrets = slices.Clone(e.Secrets)
-	return &c
-}
-
-// ListEndpointsParams filters and pages endpoint listings (oldest first).
-type ListEndpointsParams struct {
-	Status        webhook.EndpointStatus
-	Limit         int
-	StartingAfter string
-}
-
-// EndpointPage is one page of endpoints.
-type EndpointPage struct {
-	Data    []*WebhookEndpoint `json:"data"`
-	HasMore bool               `json:"has_more"`
-}
-
-// DeliveryStatus is the state of one event's delivery to one endpoint.
-type DeliveryStatus string
-
-// The delivery statuses.
-const (
-	DeliveryPending   DeliveryStatus = "pending"   // not yet delivered; an attempt is scheduled
-	DeliveryDelivered DeliveryStatus = "delivered" // the receiver answered 2xx
-	DeliveryDead      DeliveryStatus = "dead"      // given up; ReplayDelivery sends it again
-	DeliveryCancelled DeliveryStatus = "cancelled" // the endpoint was disabled or deleted
-)
-
-// Delivery is one event's delivery to one endpoint: the row the delivery log hangs off.
-type Delivery struct {
-	ID             string
-	PartnerID      string
-	EndpointID     string
-	EventID        string
-	EventType      EventType
-	Status         DeliveryStatus
-	Attempts       int
-	LastStatusCode int
-	LastError      string
-	NextAttemptAt  time.Time
-	DeliveredAt    time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-}
-
-// DeliveryAttempt is one entry of the delivery log.
-type DeliveryAttempt struct {
-	ID         string
-	PartnerID  string
-	DeliveryID string
-	Attempt    int
-	StatusCode int
-	Latency    time.Duration
-	Error      string
-	// Response is the start of the receiver's answer.
-	Response  string
-	CreatedAt time.Time
-}
-
-// ListDeliveriesParams filters and pages delivery listings (newest first).
-type ListDeliveriesParams struct {
-	EndpointID    string
-	EventID       string
-	Status        DeliveryStatus
-	Limit         int
-	StartingAfter string
-}
-
-// CreateEndpointParams registers a webhook endpoint.
-type CreateEndpointParams struct {
-	URL         string
-	Events      []string
-	Description string
-}
-
-// UpdateEndpointParams changes an endpoint; nil fields are unchanged.
-type UpdateEndpointParams struct {
-	URL         *string
-	Events      *[]string
-	Description *string
-	Status      *webhook.EndpointStatus
 }
 
 const maxDescriptionLen = 500
@@ -328,7 +244,7 @@ func (s *Service) ReplayDelivery(ctx context.Context, partnerID, deliveryID stri
 		if err := q.UpdateDelivery(ctx, d); err != nil {
 			return err
 		}
-		return q.InsertJob(ctx, s.deliveryJob(d, now))
+		return enqueueDelivery(ctx, q, d, now, now)
 	})
 	if err == nil {
 		s.notify()
@@ -414,15 +330,14 @@ func (s *Service) recoverEvent(ctx context.Context, ep *WebhookEndpoint, e *Even
 			}
 		}
 		scheduled = 1
-		return q.InsertJob(ctx, s.deliveryJob(retry, now))
+		return enqueueDelivery(ctx, q, retry, now, now)
 	})
 	return scheduled, err
 }
 
-func (s *Service) deliveryJob(d *Delivery, now time.Time) *Job {
-	args, _ := json.Marshal(map[string]string{"delivery_id": d.ID})
-	return &Job{ID: NewID(prefixJob), Kind: JobDeliverWebhook, PartnerID: d.PartnerID, Args: args,
-		State: JobAvailable, MaxAttempts: len(webhook.DefaultSchedule.Delays) + 1, RunAt: now, CreatedAt: now, UpdatedAt: now}
+// enqueueDelivery schedules an attempt at a delivery at runAt.
+func enqueueDelivery(ctx context.Context, q Queries, d *Delivery, runAt, now time.Time) error {
+	return enqueue(ctx, q, deliverWebhookArgs{DeliveryID: d.ID}, jobFor{PartnerID: d.PartnerID, RunAt: runAt}, now)
 }
 
 // fanOut writes, in the caller's transaction, a delivery and its job for every active
@@ -443,9 +358,7 @@ func (s *Service) fanOut(ctx context.Context, q Queries, e *Event, now time.Time
 			if err := q.InsertDelivery(ctx, d); err != nil {
 				return err
 			}
-			dj := s.deliveryJob(d, now)
-			dj.RunAt = followUpRunAt(ctx, now)
-			if err := q.InsertJob(ctx, dj); err != nil {
+			if err := enqueueDelivery(ctx, q, d, followUpRunAt(ctx, now), now); err != nil {
 				return err
 			}
 		}
@@ -453,229 +366,5 @@ func (s *Service) fanOut(ctx context.Context, q Queries, e *Event, now time.Time
 			return nil
 		}
 		after = eps[len(eps)-1].ID
-	}
-}
-
-// publish hands one outbox event to the broker Publisher (at least once: a failure retries
-// the job, and the broker's consumers deduplicate on the event ID).
-func (s *Service) publish(ctx context.Context, j *Job) error {
-	var args struct {
-		EventID string `json:"event_id"`
-	}
-	if err := json.Unmarshal(j.Args, &args); err != nil {
-		return permanent(err)
-	}
-	e, err := s.store.GetEvent(ctx, args.EventID)
-	if errors.Is(err, ErrNotFound) {
-		return permanent(err)
-	}
-	if err != nil {
-		return err
-	}
-	if err := s.publisher.Publish(ctx, e); err != nil {
-		return err
-	}
-	return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
-}
-
-// deliver makes one attempt at a delivery and records it in the log, with the job's
-// completion or rescheduling in the same transaction.
-func (s *Service) deliver(ctx context.Context, j *Job) error {
-	var args struct {
-		DeliveryID string `json:"delivery_id"`
-	}
-	if err := json.Unmarshal(j.Args, &args); err != nil {
-		return permanent(err)
-	}
-	d, err := s.store.GetDelivery(ctx, j.PartnerID, args.DeliveryID)
-	if errors.Is(err, ErrNotFound) {
-		return permanent(err)
-	}
-	if err != nil {
-		return err
-	}
-	if d.Status != DeliveryPending {
-		return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
-	}
-	ep, err := s.store.GetEndpoint(ctx, d.PartnerID, d.EndpointID)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return err
-	}
-	if ep == nil || ep.Status != webhook.EndpointActive {
-		return s.finishDelivery(ctx, j, d, DeliveryCancelled, nil, time.Time{})
-	}
-	e, err := s.store.GetEvent(ctx, d.EventID)
-	if err != nil {
-		return err
-	}
-	payload, err := json.Marshal(webhook.Event{ID: e.ID, Type: string(e.Type), APIVersion: APIVersion, CreatedAt: e.CreatedAt,
-		DeliveryID: d.ID, Timestamp: e.CreatedAt, Data: e.Data})
-	if err != nil {
-		return permanent(err)
-	}
-	now := s.clock()
-	res := s.sender.Send(ctx, webhook.Delivery{URL: ep.URL, Secrets: ep.ActiveSecrets(now), MsgID: e.ID,
-		Timestamp: now, Payload: payload, EventType: string(e.Type)})
-	attempt := &DeliveryAttempt{ID: NewID("dla"), PartnerID: d.PartnerID, DeliveryID: d.ID, Attempt: d.Attempts + 1,
-		StatusCode: res.StatusCode, Latency: res.Latency, Response: res.Response, CreatedAt: s.clock()}
-	if res.Err != nil {
-		attempt.Error = res.Err.Error()
-	}
-	switch {
-	case res.Delivered:
-		return s.finishDelivery(ctx, j, d, DeliveryDelivered, attempt, time.Time{})
-	case res.Disable:
-		// 410 Gone: the receiver asks us to stop. Disable the endpoint (with the attempt).
-		if _, err := s.mutateEndpoint(ctx, ep.PartnerID, ep.ID, func(e *WebhookEndpoint) error {
-			e.Status = webhook.EndpointDisabled
-			return nil
-		}); err != nil && !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		return s.finishDelivery(ctx, j, d, DeliveryCancelled, attempt, time.Time{})
-	case res.Permanent:
-		return s.finishDelivery(ctx, j, d, DeliveryDead, attempt, time.Time{})
-	}
-	delay, ok := webhook.DefaultSchedule.Next(attempt.Attempt, res.RetryAfter, nil)
-	if !ok {
-		return s.finishDelivery(ctx, j, d, DeliveryDead, attempt, time.Time{})
-	}
-	return s.finishDelivery(ctx, j, d, DeliveryPending, attempt, s.clock().Add(delay))
-}
-
-// finishDelivery records an attempt (if any) and the delivery's new state, and completes
-// or reschedules the job, in one transaction — shared with other deliveries finishing at
-// the same moment when Run's batcher is there (group commit).
-func (s *Service) finishDelivery(ctx context.Context, j *Job, d *Delivery, st DeliveryStatus, a *DeliveryAttempt, retryAt time.Time) error {
-	o := &outcome{j: j, d: d, st: st, a: a, retryAt: retryAt}
-	if b, ok := ctx.Value(batcherKey{}).(*outcomeBatcher); ok {
-		return b.submit(o)
-	}
-	return s.store.InTx(ctx, func(ctx context.Context, q Queries) error { return s.applyOutcome(ctx, q, o) })
-}
-
-// outcome is the result of one delivery attempt, to be written.
-type outcome struct {
-	j       *Job
-	d       *Delivery
-	st      DeliveryStatus
-	a       *DeliveryAttempt
-	retryAt time.Time
-	done    chan error
-}
-
-// applyOutcome writes one outcome in q.
-func (s *Service) applyOutcome(ctx context.Context, q Queries, o *outcome) error {
-	now := s.clock()
-	j, d, st, a, retryAt := o.j, o.d, o.st, o.a, o.retryAt
-	{
-		d.Status, d.UpdatedAt, d.NextAttemptAt = st, now, retryAt
-		if a != nil {
-			d.Attempts = a.Attempt
-			d.LastStatusCode, d.LastError = a.StatusCode, a.Error
-			if err := q.InsertDeliveryAttempt(ctx, a); err != nil {
-				return err
-			}
-		}
-		if st == DeliveryDelivered {
-			d.DeliveredAt = now
-		}
-		if err := q.UpdateDelivery(ctx, d); err != nil {
-			return err
-		}
-		switch st {
-		case DeliveryPending:
-			return q.FailJob(ctx, j.ID, s.workerID, now, JobFailure{Error: d.LastError, RetryAt: retryAt})
-		case DeliveryDead:
-			return q.FailJob(ctx, j.ID, s.workerID, now, JobFailure{Error: d.LastError, Dead: true})
-		}
-		return s.completeIn(ctx, q, j, now)
-	}
-}
-
-// batcherKey carries Run's outcome batcher to the jobs it works.
-type batcherKey struct{}
-
-// maxOutcomeBatch bounds how many delivery outcomes share a transaction.
-const maxOutcomeBatch = 128
-
-// outcomeBatcher writes delivery outcomes from many workers in shared transactions (group
-// commit): a single writer takes whatever has queued while the previous transaction ran,
-// so batches grow with the load and an idle system pays no wait. A batch that fails (one
-// lost lease, say) is written again outcome by outcome, so one bad outcome fails alone.
-type outcomeBatcher struct {
-	s    *Service
-	in   chan *outcome
-	done chan struct{}
-}
-
-func newOutcomeBatcher(s *Service) *outcomeBatcher {
-	b := &outcomeBatcher{s: s, in: make(chan *outcome, maxOutcomeBatch), done: make(chan struct{})}
-	go b.loop()
-	return b
-}
-
-// submit queues o and waits until it is written.
-func (b *outcomeBatcher) submit(o *outcome) error {
-	o.done = make(chan error, 1)
-	b.in <- o
-	return <-o.done
-}
-
-// close stops the batcher once every submitted outcome is written.
-func (b *outcomeBatcher) close() {
-	close(b.in)
-	<-b.done
-}
-
-func (b *outcomeBatcher) loop() {
-	defer close(b.done)
-	for first := range b.in {
-		batch := []*outcome{first}
-	fill:
-		for len(batch) < maxOutcomeBatch {
-			select {
-			case o, ok := <-b.in:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, o)
-			default:
-				break fill
-			}
-		}
-		b.write(batch)
-	}
-}
-
-func (b *outcomeBatcher) write(batch []*outcome) {
-	s := b.s
-	ctx, cancel := context.WithTimeout(context.Background(), s.lease)
-	defer cancel()
-	if len(batch) > 1 {
-		saved := make([]Delivery, len(batch))
-		for i, o := range batch {
-			saved[i] = *o.d
-		}
-		err := s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
-			for _, o := range batch {
-				if err := s.applyOutcome(ctx, q, o); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err == nil {
-			for _, o := range batch {
-				o.done <- nil
-			}
-			return
-		}
-		for i, o := range batch { // rolled back: undo the in-memory changes too
-			*o.d = saved[i]
-		}
-	}
-	for _, o := range batch {
-		o.done <- s.store.InTx(ctx, func(ctx context.Context, q Queries) error { return s.applyOutcome(ctx, q, o) })
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/store/memstore"
 	"github.com/onboardkit/onboarding/webhook"
@@ -393,7 +394,7 @@ func TestGroupCommitOfDeliveries(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	store := &flakyAttempts{Store: memstore.New()}
-	svc := onboarding.New(store, &onboarding.Options{AllowPrivateWebhooks: true, Workers: 16, Logger: slog.New(slog.DiscardHandler)})
+	svc := onboardingtest.NewService(t, store, &onboarding.Options{AllowPrivateWebhooks: true, Workers: 16, Logger: slog.New(slog.DiscardHandler)})
 	rcv := newReceiver(t, time.Now)
 	ep, secret, err := svc.CreateWebhookEndpoint(ctx, "p1", onboarding.CreateEndpointParams{URL: rcv.srv.URL, Events: []string{"customer.created"}})
 	require.NoError(t, err)

@@ -14,9 +14,10 @@ import (
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/internal/testfiles"
+	"github.com/onboardkit/onboarding/onboardingtest"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/taxid"
-	"github.com/onboardkit/onboarding/webhook"
 )
 
 func offers(t *testing.T, b *bundle, custID string) []*onboarding.CreditOffer {
@@ -132,7 +133,7 @@ func (r *recorder) has(t onboarding.EventType) bool {
 func TestRunWakesAndShutsDown(t *testing.T) {
 	t.Parallel()
 	pub := &recorder{}
-	svc := onboarding.New(setup(t, nil).store, &onboarding.Options{Scorer: scoring.Sandbox{}, Publisher: pub,
+	svc := onboardingtest.NewService(t, setup(t, nil).store, &onboarding.Options{Scorer: scoring.Sandbox{}, Publisher: pub,
 		PollInterval: time.Hour}) // only the wake-up can make this test pass in time
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -152,20 +153,9 @@ func TestRunWakesAndShutsDown(t *testing.T) {
 	}
 }
 
-// TestWebhookCatalogue keeps the leaf webhook package's event names equal to the root's.
-func TestWebhookCatalogue(t *testing.T) {
-	t.Parallel()
-	leaf := []string{webhook.EventCustomerCreated, webhook.EventCustomerKYCUpdated, webhook.EventCustomerUnderReview,
-		webhook.EventCustomerActive, webhook.EventCustomerDenied, webhook.EventCreditOfferAvailable, webhook.EventCreditOfferExpired}
-	require.Len(t, leaf, len(onboarding.EventTypes))
-	for i, e := range onboarding.EventTypes {
-		assert.Equal(t, string(e), leaf[i])
-	}
-}
-
 // sweepingBlobs is a BlobStore that counts sweeps.
 type sweepingBlobs struct {
-	*onboarding.MemoryBlobStore
+	*sandbox.MemoryBlobStore
 	sweeps atomic.Int32
 }
 
@@ -177,11 +167,11 @@ func (s *sweepingBlobs) Sweep(context.Context, onboarding.Queries, time.Time) (i
 func TestOrphanSweepIsScheduledOncePerInterval(t *testing.T) {
 	t.Parallel()
 	store := setup(t, nil).store
-	blobs := &sweepingBlobs{MemoryBlobStore: onboarding.NewMemoryBlobStore()}
+	blobs := &sweepingBlobs{MemoryBlobStore: sandbox.NewMemoryBlobStore()}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for range 2 { // two replicas
-		svc := onboarding.New(store, &onboarding.Options{Blobs: blobs, PollInterval: 5 * time.Millisecond})
+		svc := onboardingtest.NewService(t, store, &onboarding.Options{Blobs: blobs, PollInterval: 5 * time.Millisecond})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -252,7 +242,7 @@ func TestAnalysisSeesRegistryData(t *testing.T) {
 		mu.Unlock()
 		return scoring.Decision{Outcome: scoring.Decline, Reason: "test"}, nil
 	})
-	b := setup(t, &onboarding.Options{Scorer: scorer, Registry: onboarding.SandboxRegistry{}})
+	b := setup(t, &onboarding.Options{Scorer: scorer, Registry: sandbox.Registry{}})
 	p := params(t)
 	r := rand.New(rand.NewPCG(6, 6))
 	cnpj := taxid.GenerateCNPJ(r, false)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/blobstore"
+	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/store/memstore"
 	"github.com/onboardkit/onboarding/taxid"
 )
@@ -45,7 +46,7 @@ func newBenchWorld(tb testing.TB, encrypt bool, rules onboarding.UploadRules) *b
 	require.NoError(tb, err)
 	tb.Cleanup(func() { s.Close() })
 	return &benchWorld{ctx: ctx, blobs: s, rng: rand.New(rand.NewPCG(1, 2)),
-		svc: onboarding.New(memstore.New(), &onboarding.Options{Blobs: s, Uploads: rules})}
+		svc: onboardingtest.NewService(tb, memstore.New(), &onboarding.Options{Blobs: s, Uploads: rules})}
 }
 
 // customer registers a fresh MEI customer (so every upload is a new document).

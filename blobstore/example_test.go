@@ -35,7 +35,10 @@ func Example() {
 	}
 	defer store.Close()
 	db := memstore.New()
-	svc := onboarding.New(db, &onboarding.Options{Blobs: store})
+	svc, err := onboarding.New(db, &onboarding.Options{Blobs: store})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	cust, _, err := svc.CreateCustomer(ctx, "acme", onboarding.CreateCustomerParams{
 		ExternalID: "c-1", CPF: "529.982.247-25", CNPJ: "11.222.333/0001-81", Name: "Maria da Silva",

@@ -25,6 +25,7 @@ import (
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/blobstore"
+	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/store/memstore"
 	"github.com/onboardkit/onboarding/taxid"
 )
@@ -92,7 +93,7 @@ func (h harness) setup(t *testing.T, so setupOptions) *bundle {
 	if so.wrapBlobs != nil {
 		bs = so.wrapBlobs(b.blobs)
 	}
-	b.svc = onboarding.New(st, &onboarding.Options{Blobs: bs, Uploads: so.uploads})
+	b.svc = onboardingtest.NewService(t, st, &onboarding.Options{Blobs: bs, Uploads: so.uploads})
 	b.cust = newCustomer(t, b.svc, "")
 	return b
 }

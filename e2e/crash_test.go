@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/store/bunstore"
 	"github.com/onboardkit/onboarding/webhook"
@@ -64,8 +65,11 @@ func crashChild() int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), childMaxLife)
 	defer cancel()
-	svc := onboarding.New(bunstore.New(db, nil), &onboarding.Options{Scorer: scoring.Sandbox{}, AllowPrivateWebhooks: true,
-		Logger: discard, PollInterval: 50 * time.Millisecond, WorkerID: "crash-child", JobLease: childLease})
+	svc, err := onboarding.New(bunstore.New(db, nil), &onboarding.Options{Scorer: scoring.Sandbox{}, AllowPrivateWebhooks: true,
+		Logger: discard, PollInterval: 50 * time.Millisecond, WorkerID: "crash-child", JobLease: childLease, Blobs: sandbox.NewMemoryBlobStore()})
+	if err != nil {
+		return fail("new service: %v", err)
+	}
 	page, err := svc.ListWebhookEndpoints(ctx, partner, onboarding.ListEndpointsParams{})
 	if err != nil || len(page.Data) != 1 || page.Data[0].URL != os.Getenv(childURLEnv) {
 		return fail("the parent's endpoint is not there: %v", err)

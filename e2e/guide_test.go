@@ -14,6 +14,7 @@ import (
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/internal/testfiles"
 	"github.com/onboardkit/onboarding/money"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/webhook"
 )
@@ -269,7 +270,7 @@ func testGuideSandbox(t *testing.T, db *database) {
 	rcv := newReceiver(t, clk.Now)
 	ppl := newPeople(t)
 	svc := newService(t, db.open(t), onboarding.Options{NowFunc: clk.Now, Scorer: scoring.Sandbox{},
-		Reviewer: onboarding.SandboxReviewer{}, Biometrics: onboarding.SandboxBiometrics{NowFunc: clk.Now}})
+		Reviewer: sandbox.Reviewer{}, Biometrics: sandbox.Biometrics{NowFunc: clk.Now}})
 	endpoint(t, svc, rcv)
 	run(t, svc)
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/internal/pgtest"
+	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/store/bunstore"
 	"github.com/onboardkit/onboarding/taxid"
 	"github.com/onboardkit/onboarding/webhook"
@@ -138,7 +139,7 @@ func newService(t testing.TB, db *bun.DB, opts onboarding.Options) *onboarding.S
 	if opts.PollInterval == 0 {
 		opts.PollInterval = 50 * time.Millisecond
 	}
-	return onboarding.New(bunstore.New(db, nil), &opts)
+	return onboardingtest.NewService(t, bunstore.New(db, nil), &opts)
 }
 
 // run starts svc.Run in the background; it is stopped (and waited for) when the test

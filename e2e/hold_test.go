@@ -11,6 +11,7 @@ import (
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/internal/testfiles"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/webhook"
 )
@@ -36,7 +37,7 @@ func TestHoldOffersUntilActive(t *testing.T) {
 			return scoring.Sandbox{}.Score(ctx, req)
 		})
 		svc := newService(t, db.open(t), onboarding.Options{Scorer: jittery, HoldOffersUntilActive: true,
-			Reviewer: onboarding.SandboxReviewer{}, Biometrics: onboarding.SandboxBiometrics{}})
+			Reviewer: sandbox.Reviewer{}, Biometrics: sandbox.Biometrics{}})
 		endpoint(t, svc, rcv, "credit_offer.*", "customer.active")
 		ppl := newPeople(t)
 

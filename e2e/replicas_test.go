@@ -12,6 +12,7 @@ import (
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/internal/testfiles"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/webhook"
 )
@@ -164,8 +165,8 @@ func TestReviewJobsWaitForReplicaWithReviewer(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, db *database) {
 		old := newService(t, db.open(t), onboarding.Options{})
-		upgraded := newService(t, db.open(t), onboarding.Options{Reviewer: onboarding.SandboxReviewer{},
-			Biometrics: onboarding.SandboxBiometrics{}})
+		upgraded := newService(t, db.open(t), onboarding.Options{Reviewer: sandbox.Reviewer{},
+			Biometrics: sandbox.Biometrics{}})
 		c := register(t, upgraded, newPeople(t).next(""))
 		upload(t, upgraded, c.ID, onboarding.DocCCMEI, "ccmei.pdf", testfiles.PDF("ccmei"))
 		upload(t, upgraded, c.ID, onboarding.DocSelfie, "selfie.png", testfiles.PNG("selfie"))

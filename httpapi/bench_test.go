@@ -20,6 +20,7 @@ import (
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/httpapi"
+	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/taxid"
 )
 
@@ -49,7 +50,7 @@ func BenchmarkRegistrations(b *testing.B) {
 func benchRegistrations(b *testing.B, be backend, withKey bool) {
 	store := be.open(b)
 	discard := slog.New(slog.DiscardHandler)
-	svc := onboarding.New(store, &onboarding.Options{Logger: discard})
+	svc := onboardingtest.NewService(b, store, &onboarding.Options{Logger: discard})
 	h := httpapi.New(svc, &httpapi.Options{Clients: testClients(), TokenKey: testTokenKey, Logger: discard,
 		RateLimit: rate.Inf})
 	srv := httptest.NewServer(h)

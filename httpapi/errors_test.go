@@ -11,6 +11,8 @@ import (
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/httpapi"
 	"github.com/onboardkit/onboarding/internal/testfiles"
+	"github.com/onboardkit/onboarding/onboardingtest"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/scoring"
 )
 
@@ -93,7 +95,7 @@ func TestOptionsValidate(t *testing.T) {
 		{TokenTTL: time.Minute},
 	} {
 		require.Error(t, o.Validate())
-		require.Panics(t, func() { httpapi.New(onboarding.New(nilStore(), nil), o) })
+		require.Panics(t, func() { httpapi.New(onboardingtest.NewService(t, nilStore(), nil), o) })
 	}
 }
 
@@ -214,7 +216,7 @@ func TestRequestID(t *testing.T) {
 // TestTenancy: another partner's customers, documents, offers and endpoints are 404.
 func TestTenancy(t *testing.T) {
 	t.Parallel()
-	e := setup(t, nil, &onboarding.Options{Scorer: scoring.Sandbox{}, Biometrics: onboarding.SandboxBiometrics{}}, nil)
+	e := setup(t, nil, &onboarding.Options{Scorer: scoring.Sandbox{}, Biometrics: sandbox.Biometrics{}}, nil)
 	c := e.createCustomer(acmeClient)
 	id := c["id"].(string)
 	r := e.upload("/customers/"+id+"/documents", acmeClient, []part{field("type", "ccmei"), filePart("file", "c.pdf", testfiles.PDF("c"))})
@@ -278,7 +280,7 @@ func TestPatchCustomer(t *testing.T) {
 
 func TestBiometrics(t *testing.T) {
 	t.Parallel()
-	e := setup(t, nil, &onboarding.Options{Biometrics: onboarding.SandboxBiometrics{}}, nil)
+	e := setup(t, nil, &onboarding.Options{Biometrics: sandbox.Biometrics{}}, nil)
 	c := e.createCustomer(acmeClient)
 	r := e.do("POST", "/customers/"+c["id"].(string)+"/biometrics", acmeClient, nil)
 	require.Equal(t, 200, r.status, "%s", r.body)

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/json"
 	"fmt"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -10,13 +11,17 @@ import (
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/httpapi"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/store/memstore"
 )
 
 // A lender mounts the API with its clients, and a partner gets a token and registers a
 // customer.
 func ExampleNew() {
-	svc := onboarding.New(memstore.New(), &onboarding.Options{Logger: slog.New(slog.DiscardHandler)})
+	svc, err := onboarding.New(memstore.New(), &onboarding.Options{Logger: slog.New(slog.DiscardHandler), Blobs: sandbox.NewMemoryBlobStore()})
+	if err != nil {
+		log.Fatal(err)
+	}
 	secret := "cs_example-secret-do-not-use-0123456789abcdef" // from httpapi.NewClientSecret, kept in a vault
 	h := httpapi.New(svc, &httpapi.Options{
 		Clients:  map[string]httpapi.Client{"acme-1": {PartnerID: "acme", SecretHash: httpapi.HashSecret(secret)}},

@@ -12,6 +12,7 @@ import (
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/httpapi"
 	"github.com/onboardkit/onboarding/internal/testfiles"
+	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/store/memstore"
 )
 
@@ -23,7 +24,7 @@ type fuzzEnv struct {
 }
 
 func newFuzzEnv(f *testing.F) *fuzzEnv {
-	svc := onboarding.New(memstore.New(), &onboarding.Options{Logger: slog.New(slog.DiscardHandler),
+	svc := onboardingtest.NewService(f, memstore.New(), &onboarding.Options{Logger: slog.New(slog.DiscardHandler),
 		Uploads: onboarding.UploadRules{MaxSize: 64 << 10}})
 	h := httpapi.New(svc, &httpapi.Options{Clients: testClients(), TokenKey: testTokenKey,
 		Logger: slog.New(slog.DiscardHandler), RateLimit: 1e9, RateBurst: 1e9, MaxUploadSize: 64 << 10})

@@ -26,6 +26,8 @@ import (
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/httpapi"
 	"github.com/onboardkit/onboarding/internal/pgtest"
+	"github.com/onboardkit/onboarding/onboardingtest"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/store/bunstore"
 	"github.com/onboardkit/onboarding/store/memstore"
 	"github.com/onboardkit/onboarding/taxid"
@@ -152,7 +154,7 @@ func setup(t testing.TB, store onboarding.Store, svcOpts *onboarding.Options, ap
 	if svcOpts.Logger == nil {
 		svcOpts.Logger = slog.New(slog.DiscardHandler)
 	}
-	e.svc = onboarding.New(store, svcOpts)
+	e.svc = onboardingtest.NewService(t, store, svcOpts)
 	if apiOpts == nil {
 		apiOpts = &httpapi.Options{}
 	}
@@ -361,7 +363,7 @@ func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // signalBlobs closes started when a Put has read its first bytes.
 type signalBlobs struct {
-	*onboarding.MemoryBlobStore
+	*sandbox.MemoryBlobStore
 	started chan struct{}
 	once    sync.Once
 }

@@ -16,11 +16,12 @@ import (
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/httpapi"
 	"github.com/onboardkit/onboarding/internal/testfiles"
+	"github.com/onboardkit/onboarding/sandbox"
 )
 
 func TestUploadErrors(t *testing.T) {
 	t.Parallel()
-	blobs := onboarding.NewMemoryBlobStore()
+	blobs := sandbox.NewMemoryBlobStore()
 	e := setup(t, nil, &onboarding.Options{Blobs: blobs, Uploads: onboarding.UploadRules{MaxSize: 8 << 10}},
 		&httpapi.Options{MaxUploadSize: 8 << 10})
 	c := e.createCustomer(acmeClient)
@@ -88,7 +89,7 @@ func TestUploadErrors(t *testing.T) {
 func TestUploadStreams(t *testing.T) {
 	t.Parallel()
 	seen := make(chan struct{})
-	blobs := &signalBlobs{MemoryBlobStore: onboarding.NewMemoryBlobStore(), started: seen}
+	blobs := &signalBlobs{MemoryBlobStore: sandbox.NewMemoryBlobStore(), started: seen}
 	e := setup(t, nil, &onboarding.Options{Blobs: blobs}, nil)
 	c := e.createCustomer(acmeClient)
 	pdf := testfiles.PDF("streamed")

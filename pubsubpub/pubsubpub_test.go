@@ -19,6 +19,7 @@ import (
 	_ "gocloud.dev/pubsub/mempubsub"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/pubsubpub"
 	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/store/memstore"
@@ -232,7 +233,7 @@ func TestPublishErrorRetriesTheJob(t *testing.T) {
 	ctx := context.Background()
 	pub, _ := pair(t, nil)
 	require.NoError(t, pub.Shutdown(ctx))
-	svc := onboarding.New(memstore.New(), &onboarding.Options{Publisher: pub, Logger: slog.New(slog.DiscardHandler)})
+	svc := onboardingtest.NewService(t, memstore.New(), &onboarding.Options{Publisher: pub, Logger: slog.New(slog.DiscardHandler)})
 	_, _, err := svc.CreateCustomer(ctx, "p1", customerParams())
 	require.NoError(t, err)
 	_, err = svc.Work(ctx)
@@ -305,7 +306,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	secret := mustSecret(t)
 	pub, sub := pair(t, &pubsubpub.Options{Secret: secret})
-	svc := onboarding.New(memstore.New(), &onboarding.Options{Scorer: scoring.Sandbox{}, Publisher: pub,
+	svc := onboardingtest.NewService(t, memstore.New(), &onboarding.Options{Scorer: scoring.Sandbox{}, Publisher: pub,
 		Logger: slog.New(slog.DiscardHandler)})
 
 	c, created, err := svc.CreateCustomer(ctx, "p1", customerParams())

@@ -12,11 +12,7 @@ import (
 	"github.com/onboardkit/onboarding/webhook"
 )
 
-var catalogue = []string{
-	webhook.EventCustomerCreated, webhook.EventCustomerKYCUpdated, webhook.EventCustomerUnderReview,
-	webhook.EventCustomerActive, webhook.EventCustomerDenied, webhook.EventCreditOfferAvailable,
-	webhook.EventCreditOfferExpired,
-}
+var catalogue = webhook.EventTypes()
 
 func TestMatches(t *testing.T) {
 	t.Parallel()

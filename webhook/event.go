@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// Event types of the catalogue (DESIGN.md §9), as plain strings so a receiver can switch
-// on Event.Type without importing the onboarding module.
+// Event types of the catalogue, as plain strings so a receiver can switch on Event.Type
+// without importing the onboarding module. The onboarding package's EventType constants
+// are these values; this is the one place they are written.
 const (
 	EventCustomerCreated      = "customer.created"
 	EventCustomerKYCUpdated   = "customer.kyc_updated"
@@ -18,6 +19,12 @@ const (
 	EventCreditOfferAvailable = "credit_offer.available"
 	EventCreditOfferExpired   = "credit_offer.expired"
 )
+
+// EventTypes returns the catalogue in a stable order (a new slice each call).
+func EventTypes() []string {
+	return []string{EventCustomerCreated, EventCustomerKYCUpdated, EventCustomerUnderReview, EventCustomerActive,
+		EventCustomerDenied, EventCreditOfferAvailable, EventCreditOfferExpired}
+}
 
 // Event is the envelope every webhook body carries. The same event delivered to two
 // endpoints has the same ID and different DeliveryIDs; a retried delivery keeps both.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/money"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/store/memstore"
 )
@@ -78,7 +79,11 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer) error {
-	svc := onboarding.New(memstore.New(), &onboarding.Options{Scorer: NewScorer("11222333")})
+	svc, err := onboarding.New(memstore.New(), &onboarding.Options{Scorer: NewScorer("11222333"),
+		Blobs: sandbox.NewMemoryBlobStore()}) // no documents in this example
+	if err != nil {
+		return err
+	}
 	const partner = "acme"
 	customers := []onboarding.CreateCustomerParams{
 		{ExternalID: "mei-1", CPF: "123.456.789-09", CNPJ: "12.345.678/0001-95", LegalNature: "mei"},

@@ -94,12 +94,15 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	defer blobs.Close()
 
-	svc := onboarding.New(bunstore.New(db, nil), &onboarding.Options{
+	svc, err := onboarding.New(bunstore.New(db, nil), &onboarding.Options{
 		Blobs:                blobs,
 		Scorer:               scoring.Sandbox{}, // deterministic: approves, amounts derived from the CNPJ
 		AllowPrivateWebhooks: true,              // the receiver below listens on loopback
 		Logger:               slog.New(slog.DiscardHandler),
 	})
+	if err != nil {
+		return err
+	}
 	runCtx, stopWorkers := context.WithCancel(ctx)
 	workersDone := make(chan error, 1)
 	go func() { workersDone <- svc.Run(runCtx) }() // analysis, reviews, webhook delivery

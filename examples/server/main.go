@@ -48,6 +48,7 @@ import (
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/blobstore"
 	"github.com/onboardkit/onboarding/httpapi"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/store/bunstore"
 )
@@ -237,15 +238,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 
 	opts := &onboarding.Options{Blobs: blobs, Logger: logger, AllowPrivateWebhooks: cfg.allowPrivate}
 	if cfg.sandbox {
-		opts.Reviewer = onboarding.SandboxReviewer{}
-		opts.Biometrics = onboarding.SandboxBiometrics{}
-		opts.Registry = onboarding.SandboxRegistry{}
+		opts.Reviewer = sandbox.Reviewer{}
+		opts.Biometrics = sandbox.Biometrics{}
+		opts.Registry = sandbox.Registry{}
 		opts.Scorer = scoring.Sandbox{}
 		opts.AllowPrivateWebhooks = true
 	} else {
 		logger.Warn("no scorer configured: credit analyses stay queued until a Service with one runs (see examples/custom-scorer)")
 	}
-	svc := onboarding.New(bunstore.New(db, nil), opts)
+	svc, err := onboarding.New(bunstore.New(db, nil), opts)
+	if err != nil {
+		return err
+	}
 	api := httpapi.New(svc, &httpapi.Options{Clients: clients, TokenKey: tokenKey, Logger: logger})
 
 	var draining atomic.Bool

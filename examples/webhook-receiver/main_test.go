@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/store/memstore"
 	"github.com/onboardkit/onboarding/webhook"
@@ -129,7 +130,7 @@ func TestReceiverWithService(t *testing.T) {
 	srv := httptest.NewServer(rv)
 	defer srv.Close()
 
-	svc := onboarding.New(memstore.New(), &onboarding.Options{Scorer: scoring.Sandbox{}, AllowPrivateWebhooks: true,
+	svc := onboardingtest.NewService(t, memstore.New(), &onboarding.Options{Scorer: scoring.Sandbox{}, AllowPrivateWebhooks: true,
 		Logger: slog.New(slog.DiscardHandler)})
 	_, secret, err := svc.CreateWebhookEndpoint(ctx, "acme", onboarding.CreateEndpointParams{URL: srv.URL + "/webhooks"})
 	require.NoError(t, err)

@@ -21,6 +21,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/taxid"
 )
 
@@ -126,7 +127,7 @@ func BenchmarkCreateCustomer(b *testing.B) {
 func benchCreateCustomer(b *testing.B, be backend, goroutines int) {
 	db := be.open(b)
 	store := New(db, nil)
-	svc := onboarding.New(store, nil)
+	svc := onboardingtest.NewService(b, store, nil)
 	ctx := context.Background()
 	// A template customer gives the raw baseline the same kyc document to write.
 	tpl, _, err := svc.CreateCustomer(ctx, "template", registration("template"))
@@ -235,7 +236,7 @@ func BenchmarkGetCustomer(b *testing.B) {
 		b.Run(be.name, func(b *testing.B) {
 			db := be.open(b)
 			store := New(db, nil)
-			ids := seedCustomers(b, onboarding.New(store, nil), 500)
+			ids := seedCustomers(b, onboardingtest.NewService(b, store, nil), 500)
 			for _, goroutines := range []int{1, 16} {
 				b.Run(fmt.Sprintf("goroutines=%d", goroutines), func(b *testing.B) {
 					lib := func(ctx context.Context, i int) error {
@@ -269,7 +270,7 @@ func BenchmarkListCustomers(b *testing.B) {
 		b.Run(be.name, func(b *testing.B) {
 			db := be.open(b)
 			store := New(db, nil)
-			svc := onboarding.New(store, nil)
+			svc := onboardingtest.NewService(b, store, nil)
 			ids := seedCustomers(b, svc, 500)
 			const rawList = `SELECT ` + customerCols + ` FROM customers WHERE partner_id = ?
 AND id < (SELECT id FROM customers WHERE id = ? AND partner_id = ?) ORDER BY id DESC LIMIT ?`

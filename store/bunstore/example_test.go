@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/store/bunstore"
 )
 
@@ -31,7 +32,10 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	svc := onboarding.New(bunstore.New(db, nil), nil)
+	svc, err := onboarding.New(bunstore.New(db, nil), &onboarding.Options{Blobs: sandbox.NewMemoryBlobStore()})
+	if err != nil {
+		log.Fatal(err)
+	}
 	c, created, err := svc.CreateCustomer(ctx, onboarding.DefaultPartnerID, onboarding.CreateCustomerParams{
 		ExternalID: "customer-42", CPF: "529.982.247-25", CNPJ: "11.222.333/0001-81",
 		Name: "Maria da Silva", Email: "maria@example.com", Phone: "+55 11 98765-4321",
@@ -62,11 +66,15 @@ func ExampleStore_WithTx() {
 		log.Fatal(err)
 	}
 	store := bunstore.New(db, nil)
+	blobs := sandbox.NewMemoryBlobStore() // package blobstore in production
 
 	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		// ... the application's own writes through tx ...
-		svc := onboarding.New(store.WithTx(tx), nil)
-		_, _, err := svc.CreateCustomer(ctx, onboarding.DefaultPartnerID, onboarding.CreateCustomerParams{
+		svc, err := onboarding.New(store.WithTx(tx), &onboarding.Options{Blobs: blobs})
+		if err != nil {
+			return err
+		}
+		_, _, err = svc.CreateCustomer(ctx, onboarding.DefaultPartnerID, onboarding.CreateCustomerParams{
 			ExternalID: "customer-43", CPF: "529.982.247-25", Name: "Maria da Silva",
 			Email: "maria@example.com", Phone: "+5511987654321",
 		})
@@ -75,7 +83,11 @@ func ExampleStore_WithTx() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := onboarding.New(store, nil).ListCustomers(ctx, onboarding.DefaultPartnerID, onboarding.ListCustomersParams{})
+	svc, err := onboarding.New(store, &onboarding.Options{Blobs: blobs})
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := svc.ListCustomers(ctx, onboarding.DefaultPartnerID, onboarding.ListCustomersParams{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/taxid"
 )
@@ -407,8 +408,8 @@ func TestListenJobsEndToEnd(t *testing.T) {
 		return &onboarding.Options{Scorer: scoring.Sandbox{}, PollInterval: time.Hour, Logger: slog.New(slog.DiscardHandler)}
 	}
 	worker := &claimCounter{Store: New(dbA, nil)}
-	svcA := onboarding.New(worker, options())
-	svcB := onboarding.New(New(dbB, nil), options())
+	svcA := onboardingtest.NewService(t, worker, options())
+	svcB := onboardingtest.NewService(t, New(dbB, nil), options())
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)

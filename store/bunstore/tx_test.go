@@ -19,6 +19,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/taxid"
 )
 
@@ -74,7 +75,7 @@ func TestCallerTransaction(t *testing.T) {
 					if err := note(tx, "before"); err != nil {
 						return err
 					}
-					c, created, err := onboarding.New(base.WithTx(tx), nil).CreateCustomer(ctx, "p1", registration("commit"))
+					c, created, err := onboardingtest.NewService(t, base.WithTx(tx), nil).CreateCustomer(ctx, "p1", registration("commit"))
 					if err != nil {
 						return err
 					}
@@ -99,7 +100,7 @@ func TestCallerTransaction(t *testing.T) {
 				var id string
 				boom := errors.New("the lender's own write failed")
 				err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-					c, _, err := onboarding.New(New(tx, nil), nil).CreateCustomer(ctx, "p1", registration("rollback"))
+					c, _, err := onboardingtest.NewService(t, New(tx, nil), nil).CreateCustomer(ctx, "p1", registration("rollback"))
 					if err != nil {
 						return err
 					}
@@ -154,7 +155,7 @@ func TestCallerTransaction(t *testing.T) {
 
 			t.Run("conflict_keeps_caller_tx", func(t *testing.T) {
 				p := registration("first")
-				first, _, err := onboarding.New(base, nil).CreateCustomer(ctx, "p1", p)
+				first, _, err := onboardingtest.NewService(t, base, nil).CreateCustomer(ctx, "p1", p)
 				require.NoError(t, err)
 				err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 					s := New(tx, nil)
@@ -166,7 +167,7 @@ func TestCallerTransaction(t *testing.T) {
 					assert.Equal(t, "cnpj", ce.Field)
 					assert.Equal(t, first.ID, ce.ExistingID)
 					// The same registration again is idempotent inside the caller's tx too.
-					again, created, err := onboarding.New(s, nil).CreateCustomer(ctx, "p1", p)
+					again, created, err := onboardingtest.NewService(t, s, nil).CreateCustomer(ctx, "p1", p)
 					require.NoError(t, err)
 					assert.False(t, created)
 					assert.Equal(t, first.ID, again.ID)
@@ -207,7 +208,7 @@ func TestCrashMidTransaction(t *testing.T) {
 				hook := &cancelHook{after: 2}
 				db.AddQueryHook(hook)
 				s := New(db, nil)
-				svc := onboarding.New(s, nil)
+				svc := onboardingtest.NewService(t, s, nil)
 				ctx, cancel := context.WithCancel(context.Background())
 				hook.cancel = cancel
 				hook.armed.Store(true)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/internal/testfiles"
+	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/taxid"
 )
 
@@ -29,7 +30,7 @@ func registration(t *testing.T) onboarding.CreateCustomerParams {
 
 func testServiceFlow(t *testing.T, s onboarding.Store) {
 	ctx := context.Background()
-	svc := onboarding.New(s, nil)
+	svc := onboardingtest.NewService(t, s, nil)
 	p := registration(t)
 	c, created, err := svc.CreateCustomer(ctx, "p1", p)
 	require.NoError(t, err)
@@ -92,7 +93,7 @@ func testServiceFlow(t *testing.T, s onboarding.Store) {
 
 func testServiceRegistrationRace(t *testing.T, s onboarding.Store) {
 	ctx := context.Background()
-	svc := onboarding.New(s, nil)
+	svc := onboardingtest.NewService(t, s, nil)
 	p := registration(t)
 	const n = 100
 	ids := make([]string, n)
@@ -133,7 +134,7 @@ func testServiceRegistrationRace(t *testing.T, s onboarding.Store) {
 
 func testServiceConflictRace(t *testing.T, s onboarding.Store) {
 	ctx := context.Background()
-	svc := onboarding.New(s, nil)
+	svc := onboardingtest.NewService(t, s, nil)
 	p := registration(t)
 	const n = 100
 	var mu sync.Mutex
@@ -169,7 +170,7 @@ func testServiceConflictRace(t *testing.T, s onboarding.Store) {
 // transition.
 func testServiceConcurrentReviews(t *testing.T, s onboarding.Store) {
 	ctx := context.Background()
-	svc := onboarding.New(s, nil)
+	svc := onboardingtest.NewService(t, s, nil)
 	c, _, err := svc.CreateCustomer(ctx, "p1", registration(t))
 	require.NoError(t, err)
 	var wg sync.WaitGroup

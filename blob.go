@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"time"
 )
 
 // ErrDocumentCorrupted is returned while reading a document whose bytes no longer match
@@ -105,3 +106,21 @@ func (d *digestReader) Read(p []byte) (int, error) {
 }
 
 func (d *digestReader) Close() error { return d.rc.Close() }
+
+// BlobSweeper is implemented by a BlobStore that can find and delete orphaned documents
+// (package blobstore does). Sweep deletes those no row references and older than olderThan.
+type BlobSweeper interface {
+	Sweep(ctx context.Context, q Queries, olderThan time.Time) (int, error)
+}
+
+// BlobStore holds document bytes. The Service streams verified bytes to it and deletes
+// what it no longer references; package blobstore implements it on gocloud.dev/blob.
+type BlobStore interface {
+	// Put stores r under key. It must not leave an object behind when r returns an error
+	// or ctx ends before r is drained.
+	Put(ctx context.Context, key string, r io.Reader, contentType Format) error
+	// Open streams the object stored under key.
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	// Delete removes key. Deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+}

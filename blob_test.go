@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/onboardingtest"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/store/memstore"
 	"github.com/onboardkit/onboarding/taxid"
 )
@@ -75,7 +77,7 @@ func (d *digestCheck) Put(ctx context.Context, key string, r io.Reader, f onboar
 func TestUploadReaderIsDigester(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	blobs := &digestCheck{BlobStore: onboarding.NewMemoryBlobStore()}
+	blobs := &digestCheck{BlobStore: sandbox.NewMemoryBlobStore()}
 	svc, cust := newDigestService(t, blobs)
 	jpg := []byte("\xff\xd8\xff\xe0 a tiny jpeg body \xff\xd9")
 	doc, err := svc.UploadDocument(ctx, "p1", cust, onboarding.UploadParams{Type: onboarding.DocSelfie, Body: bytes.NewReader(jpg)})
@@ -89,7 +91,7 @@ func TestUploadReaderIsDigester(t *testing.T) {
 
 func newDigestService(t *testing.T, blobs onboarding.BlobStore) (*onboarding.Service, string) {
 	t.Helper()
-	svc := onboarding.New(memstore.New(), &onboarding.Options{Blobs: blobs})
+	svc := onboardingtest.NewService(t, memstore.New(), &onboarding.Options{Blobs: blobs})
 	r := rand.New(rand.NewPCG(4, 2))
 	c, _, err := svc.CreateCustomer(context.Background(), "p1", onboarding.CreateCustomerParams{
 		ExternalID: "digest-1", CPF: string(taxid.GenerateCPF(r)), CNPJ: string(taxid.GenerateCNPJ(r, false)),

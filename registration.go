@@ -1,0 +1,335 @@
+package onboarding
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/onboardkit/onboarding/taxid"
+)
+
+// CreateCustomer registers a customer for partnerID. It is idempotent: when the partner
+// already has a customer with the same CPF/CNPJ and external_id, it returns that customer
+// and created is false. When only one of them matches it returns a *ConflictError
+// (ErrConflict). Invalid input is a *ValidationError (ErrInvalidInput).
+//
+// In the same transaction it writes the history row, the customer.created event and the
+// credit-analysis job, so the analysis starts in parallel with KYC.
+func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p CreateCustomerParams) (c *Customer, created bool, err error) {
+	if err := checkPartner(partnerID); err != nil {
+		return nil, false, err
+	}
+	n, err := p.normalize()
+	if err != nil {
+		return nil, false, err
+	}
+	key := taxKey(n.cpf, n.cnpj)
+	if s.registry != nil {
+		// Look before calling out, so that a replayed registration does not call the
+		// registry again. Without a registry the insert alone decides (one round trip
+		// fewer), and a replay is answered after its insert conflicts.
+		if existing, err := s.store.FindCustomer(ctx, partnerID, n.externalID, key); err == nil {
+			return resolveExisting(existing, n, key)
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, false, err
+		}
+	}
+
+	in := RequirementInput{CPF: n.cpf, CNPJ: n.cnpj, Name: n.name, LegalNature: n.legalNature}
+	if s.registry != nil && n.cnpj != "" {
+		info, err := s.registry.LookupCompany(ctx, n.cnpj)
+		if err != nil {
+			return nil, false, fmt.Errorf("onboarding: company registry: %w", err)
+		}
+		in.Company = info
+		if info != nil && info.LegalNature != "" {
+			// The registry's word wins over the partner's: a partner must not lower the
+			// KYC bar by declaring an LTDA a MEI.
+			n.legalNature, in.LegalNature = info.LegalNature, info.LegalNature
+		}
+	}
+	reqs, err := s.requirements(ctx, in)
+	if err != nil {
+		return nil, false, err
+	}
+	now := s.clock()
+	c = &Customer{
+		ID: NewID(prefixCustomer), PartnerID: partnerID, ExternalID: n.externalID, CPF: n.cpf, CNPJ: n.cnpj,
+		Name: n.name, Email: n.email, Phone: n.phone, TradingName: n.tradingName, LegalNature: n.legalNature,
+		Status: StatusPendingKYC, KYC: reqs, Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	err = s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+		if err := q.InsertCustomer(ctx, c); err != nil {
+			return err
+		}
+		if err := q.InsertTransition(ctx, &Transition{ID: NewID(prefixTransition), PartnerID: partnerID,
+			CustomerID: c.ID, Event: EventRegister, To: StatusPendingKYC, Actor: "partner", CreatedAt: now}); err != nil {
+			return err
+		}
+		if err := s.emit(ctx, q, c, EventCustomerCreated, customerEventData(EventCustomerCreated, c), now); err != nil {
+			return err
+		}
+		return enqueueAnalysis(ctx, q, c, now)
+	})
+	if errors.Is(err, ErrConflict) {
+		// Lost the race to a concurrent registration: the unique index settled it.
+		existing, ferr := s.store.FindCustomer(ctx, partnerID, n.externalID, key)
+		if ferr == nil {
+			return resolveExisting(existing, n, key)
+		}
+		return nil, false, err
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	s.notify()
+	return c, true, nil
+}
+
+// resolveExisting decides between an idempotent replay and a conflict.
+func resolveExisting(c *Customer, n normalizedCustomer, key string) (*Customer, bool, error) {
+	switch {
+	case c.ExternalID != n.externalID:
+		field := "cnpj"
+		if n.cnpj == "" {
+			field = "cpf"
+		}
+		return nil, false, &ConflictError{Field: field, ExistingID: c.ID}
+	case c.TaxKey() != key:
+		return nil, false, &ConflictError{Field: "external_id", ExistingID: c.ID}
+	case c.CPF != n.cpf:
+		return nil, false, &ConflictError{Field: "cpf", ExistingID: c.ID}
+	}
+	return c, false, nil
+}
+
+// requirements runs the policy and checks what it returned.
+func (s *Service) requirements(ctx context.Context, in RequirementInput) ([]Requirement, error) {
+	reqs, err := s.policy.Requirements(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("onboarding: requirement policy: %w", err)
+	}
+	seen := make(map[string]bool, len(reqs))
+	for i := range reqs {
+		r := &reqs[i]
+		if r.ID == "" || seen[r.ID] {
+			return nil, fmt.Errorf("onboarding: requirement policy returned an empty or duplicate requirement_id %q", r.ID)
+		}
+		seen[r.ID] = true
+		if r.Status == "" {
+			r.Status = RequirementPending
+		}
+		if r.Kind == "" {
+			r.Kind = KindDocument
+		}
+		if r.Description == "" {
+			r.Description = r.Label
+		}
+	}
+	return reqs, nil
+}
+
+// GetCustomer returns one of the partner's customers.
+func (s *Service) GetCustomer(ctx context.Context, partnerID, id string) (*Customer, error) {
+	if err := checkPartner(partnerID); err != nil {
+		return nil, err
+	}
+	return s.store.GetCustomer(ctx, partnerID, id)
+}
+
+// ListCustomers pages through the partner's customers.
+func (s *Service) ListCustomers(ctx context.Context, partnerID string, p ListCustomersParams) (*CustomerPage, error) {
+	if err := checkPartner(partnerID); err != nil {
+		return nil, err
+	}
+	ve := &ValidationError{}
+	limit := checkLimit(ve, p.Limit)
+	switch p.Sort {
+	case "":
+		p.Sort = "created_at"
+	case "created_at", "updated_at":
+	default:
+		ve.add("sort", CodeInvalidValue, "must be created_at or updated_at")
+	}
+	switch p.Order {
+	case "":
+		p.Order = "desc"
+	case "asc", "desc":
+	default:
+		ve.add("order", CodeInvalidValue, "must be asc or desc")
+	}
+	if p.Status != "" && !p.Status.Valid() {
+		ve.add("status", CodeInvalidValue, "must be pending_kyc, under_review, active or denied")
+	}
+	if p.CPF != "" {
+		cpf, err := taxid.ParseCPF(p.CPF)
+		if err != nil {
+			ve.add("cpf", CodeInvalidCPF, taxidDetail(err))
+		}
+		p.CPF = string(cpf)
+	}
+	if err := ve.orNil(); err != nil {
+		return nil, err
+	}
+	p.Limit = limit + 1
+	list, err := s.store.ListCustomers(ctx, partnerID, p)
+	if err != nil {
+		return nil, err
+	}
+	page := &CustomerPage{}
+	page.Data, page.HasMore = trimPage(list, limit)
+	return page, nil
+}
+
+// History returns the customer's audit trail, oldest first.
+func (s *Service) History(ctx context.Context, partnerID, customerID string) ([]*Transition, error) {
+	if _, err := s.GetCustomer(ctx, partnerID, customerID); err != nil {
+		return nil, err
+	}
+	return s.store.ListTransitions(ctx, partnerID, customerID)
+}
+
+// ListEvents returns the partner's outbox events, oldest first.
+func (s *Service) ListEvents(ctx context.Context, partnerID string, p ListEventsParams) ([]*Event, error) {
+	if err := checkPartner(partnerID); err != nil {
+		return nil, err
+	}
+	ve := &ValidationError{}
+	p.Limit = checkLimit(ve, p.Limit)
+	if err := ve.orNil(); err != nil {
+		return nil, err
+	}
+	return s.store.ListEvents(ctx, partnerID, p)
+}
+
+// UpdateCustomer corrects a customer's data (API.md PATCH). Changing the CNPJ recomputes
+// the KYC items, and the company's document must be sent again. A denied customer cannot
+// be changed; an active one cannot change company.
+func (s *Service) UpdateCustomer(ctx context.Context, partnerID, id string, p UpdateCustomerParams) (*Customer, error) {
+	ve := &ValidationError{}
+	var name, email, phone, trading string
+	var cnpj taxid.CNPJ
+	if p.Name != nil {
+		name = strings.TrimSpace(*p.Name)
+		checkText(ve, "name", name, true, maxNameLen)
+	}
+	if p.Email != nil {
+		email = checkEmail(ve, *p.Email)
+	}
+	if p.Phone != nil {
+		phone = checkPhone(ve, *p.Phone)
+	}
+	if p.TradingName != nil {
+		trading = strings.TrimSpace(*p.TradingName)
+		checkText(ve, "trading_name", trading, false, maxNameLen)
+	}
+	if p.CNPJ != nil {
+		v, err := taxid.ParseCNPJ(*p.CNPJ)
+		if err != nil {
+			ve.add("cnpj", CodeInvalidCNPJ, taxidDetail(err))
+		}
+		cnpj = v
+	}
+	if err := ve.orNil(); err != nil {
+		return nil, err
+	}
+	// The registry is asked whenever the requirements are recomputed (a new company, a new
+	// name), so that co-owners it lists are never lost from the kyc.
+	var company *CompanyInfo
+	if s.registry != nil && (p.CNPJ != nil || p.Name != nil) {
+		lookup := cnpj
+		if p.CNPJ == nil {
+			cur, err := s.GetCustomer(ctx, partnerID, id)
+			if err != nil {
+				return nil, err
+			}
+			lookup = cur.CNPJ
+		}
+		if lookup != "" {
+			info, err := s.registry.LookupCompany(ctx, lookup)
+			if err != nil {
+				return nil, fmt.Errorf("onboarding: company registry: %w", err)
+			}
+			company = info
+		}
+	}
+	return s.mutate(ctx, partnerID, id, "partner", func(ctx context.Context, t *customerTx) error {
+		c := t.c
+		if c.Status == StatusDenied {
+			return fmt.Errorf("%w: the customer is denied", ErrInvalidTransition)
+		}
+		newName := p.Name != nil && name != c.Name
+		newCompany := p.CNPJ != nil && cnpj != c.CNPJ
+		if c.Status == StatusActive && (newName || newCompany) {
+			return fmt.Errorf("%w: an active customer cannot change its name or CNPJ: its KYC was approved for them", ErrInvalidTransition)
+		}
+		set := func(dst *string, v string, given bool) {
+			if given && *dst != v {
+				*dst, t.dirty = v, true
+			}
+		}
+		set(&c.Name, name, p.Name != nil)
+		set(&c.Email, email, p.Email != nil)
+		set(&c.Phone, phone, p.Phone != nil)
+		set(&c.TradingName, trading, p.TradingName != nil)
+		if newCompany {
+			c.CNPJ, t.dirty = cnpj, true
+		}
+		if company != nil && company.LegalNature != "" {
+			c.LegalNature = company.LegalNature
+		}
+		if !newName && !newCompany {
+			return nil
+		}
+		reqs, err := s.requirements(ctx, RequirementInput{CPF: c.CPF, CNPJ: c.CNPJ, Name: c.Name,
+			LegalNature: c.LegalNature, Company: company})
+		if err != nil {
+			return err
+		}
+		merged, changed := mergeRequirements(c.KYC, reqs, !newCompany)
+		if newCompany {
+			// Another company: its documents must be sent again, and what depends on the
+			// company (the credit analysis) starts over.
+			for i := range merged {
+				if merged[i].Subject == nil && merged[i].Status != RequirementPending {
+					merged[i] = resetRequirement(merged[i])
+					changed = true
+				}
+			}
+			if err := t.react(ctx, triggerCompanyChanged); err != nil {
+				return err
+			}
+		}
+		if changed {
+			c.KYC, t.kycChanged = merged, true
+		}
+		return t.settle(ctx)
+	})
+}
+
+func resetRequirement(r Requirement) Requirement {
+	r.Status, r.Message, r.UploadedAt, r.Submitted = RequirementPending, nil, nil, nil
+	return r
+}
+
+// DenyCustomer refuses a customer for good (fraud, sanctions, unfit company). reason is
+// required and recorded in the history.
+func (s *Service) DenyCustomer(ctx context.Context, partnerID, customerID, reason, actor string) (*Customer, error) {
+	reason = strings.TrimSpace(reason)
+	ve := &ValidationError{}
+	checkText(ve, "reason", reason, true, maxReasonLen)
+	checkText(ve, "actor", actor, false, maxNameLen)
+	if err := ve.orNil(); err != nil {
+		return nil, err
+	}
+	if actor == "" {
+		actor = "back_office"
+	}
+	return s.mutate(ctx, partnerID, customerID, actor, func(ctx context.Context, t *customerTx) error {
+		if t.c.Status == StatusDenied {
+			return nil
+		}
+		return t.fire(ctx, EventDeny, reason)
+	})
+}
