@@ -9,7 +9,8 @@
 // runs its tests in parallel.
 //
 // The tests are grouped by area, a file each (customers, isolation, transactions,
-// documents, offers, events, jobs, idempotency, retention, webhooks, service); this file
+// documents, offers, events, jobs, idempotency, retention, webhooks, service, and the
+// optional capabilities); this file
 // holds Run and the helpers they share.
 package storetest
 
@@ -60,6 +61,8 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"ServiceRegistrationRace", testServiceRegistrationRace},
 		{"ServiceConflictRace", testServiceConflictRace},
 		{"ServiceConcurrentReviews", testServiceConcurrentReviews},
+		{"JobListener", testJobListener},
+		{"SingleWriter", testSingleWriter},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
