@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun/dialect"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/store/storeutil"
 )
 
 // Options configures a Store. The zero value (or nil) gives the documented defaults.
@@ -35,7 +36,13 @@ type Options struct {
 
 // Store is the onboarding.Store on a bun database. Create it with New; it is safe for
 // concurrent use when built on a *bun.DB.
+//
+// Its own query methods (outside InTx) come from storeutil.AutoCommit: each runs as one
+// statement outside any unit of work (autocommit, or directly in the caller's
+// transaction). Reads run on the database at once; writes go through Store.write, which
+// on SQLite takes the write slot first.
 type Store struct {
+	autoCommit
 	db      bun.IDB
 	pg      bool // PostgreSQL; else SQLite
 	inTx    bool // db is the caller's transaction: InTx uses savepoints
@@ -44,6 +51,9 @@ type Store struct {
 	// announcer notifies the jobs channel after commits (PostgreSQL over a *bun.DB).
 	announcer *announcer
 }
+
+// autoCommit names the embedded storeutil.AutoCommit so that the field is unexported.
+type autoCommit = storeutil.AutoCommit
 
 var _ onboarding.Store = (*Store)(nil)
 
@@ -85,7 +95,7 @@ func New(db bun.IDB, opts *Options) *Store {
 			s.announcer = &announcer{db: pool}
 		}
 	}
-	return s
+	return s.initAutoCommit()
 }
 
 // WithTx returns a Store working inside the caller's transaction tx, with the options of
@@ -95,7 +105,14 @@ func (s *Store) WithTx(tx bun.Tx) *Store {
 	if s.pg {
 		q.notify = notifyInline
 	}
-	return &Store{db: tx, pg: s.pg, inTx: true, auto: q}
+	return (&Store{db: tx, pg: s.pg, inTx: true, auto: q}).initAutoCommit()
+}
+
+// initAutoCommit sets up the Store's own query methods: reads on s.auto, writes through
+// s.write.
+func (s *Store) initAutoCommit() *Store {
+	s.autoCommit = autoCommit{Read: storeutil.ReadFrom(s.auto), Write: s.write}
+	return s
 }
 
 // SingleWriter implements onboarding.SingleWriter: true on SQLite, where one write
@@ -145,14 +162,27 @@ func (s *Store) acquire(ctx context.Context) (release func(), err error) {
 
 func (s *Store) release() { <-s.writers }
 
-// write runs a single-statement write outside any unit of work.
-func (s *Store) write(ctx context.Context, f func(q *queries) error) error {
+// write runs a single-statement write outside any unit of work (the storeutil.WriteFunc
+// of the Store's own methods). On SQLite it takes the write slot first. Over a *bun.DB on
+// PostgreSQL (notifyAfter), a job change the statement made is announced once it has
+// committed, which it has when fn returns.
+func (s *Store) write(ctx context.Context, fn func(q onboarding.Queries) error) error {
 	release, err := s.acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	return f(s.auto)
+	if s.auto.notify != notifyAfter {
+		return fn(s.auto)
+	}
+	q := *s.auto // ready is per statement: s.auto is shared
+	if err := fn(&q); err != nil {
+		return err
+	}
+	if q.ready {
+		s.announcer.request()
+	}
+	return nil
 }
 
 // InTx implements onboarding.Store. On a *bun.DB it is a database transaction (BEGIN
