@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,13 +18,6 @@ import (
 	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/sandbox"
 )
-
-func uploadNamed(t *testing.T, b *bundle, custID string, typ onboarding.DocumentType, name string, body []byte) *onboarding.Document {
-	t.Helper()
-	d, err := b.svc.UploadDocument(context.Background(), "p1", custID, onboarding.UploadParams{Type: typ, Filename: name, Body: bytes.NewReader(body)})
-	require.NoError(t, err)
-	return d
-}
 
 func TestAutomatedReview(t *testing.T) {
 	t.Parallel()
@@ -129,25 +123,52 @@ func TestAutomatedReviewManualAndHumanFirst(t *testing.T) {
 	assert.Empty(t, dead)
 }
 
-func TestBiometricsSession(t *testing.T) {
+// partsReviewer records the parts it was shown and approves.
+type partsReviewer struct {
+	mu    sync.Mutex
+	parts []string
+}
+
+func (p *partsReviewer) Review(ctx context.Context, in onboarding.ReviewInput) (onboarding.Verdict, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range in.Parts {
+		rc, err := in.OpenPart(ctx, d.ID)
+		if err != nil {
+			return onboarding.Verdict{}, err
+		}
+		rc.Close()
+		p.parts = append(p.parts, d.Filename)
+	}
+	return onboarding.Verdict{Decision: onboarding.VerdictApprove, Provider: "parts"}, nil
+}
+
+func TestTwoPartIdentityIsReviewedWhole(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, nil)
-	b.svc = onboardingtest.NewService(t, b.store, &onboarding.Options{NowFunc: b.clock.Now,
-		Biometrics: sandbox.Biometrics{NowFunc: b.clock.Now}})
-	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
+	rev := &partsReviewer{}
+	b := setup(t, &onboarding.Options{Reviewer: rev})
+	p := params(t)
+	p.LegalNature = "ltda"
+	c, _, err := b.svc.CreateCustomer(ctx, "p1", p)
 	require.NoError(t, err)
-	sess, err := b.svc.StartBiometricsSession(ctx, "p1", c.ID)
+	var ids []string
+	for _, part := range []string{"front", "back"} {
+		d, err := b.svc.UploadDocument(ctx, "p1", c.ID, onboarding.UploadParams{RequirementID: "req_identity_applicant",
+			Type: onboarding.DocCNH, EvidenceType: "cnh", AttachmentType: part, Filename: part + ".jpg",
+			Body: bytes.NewReader(testfiles.JPEG(part))})
+		require.NoError(t, err)
+		ids = append(ids, d.ID)
+	}
+	_, err = b.svc.Work(ctx)
 	require.NoError(t, err)
-	assert.Contains(t, sess.URL, "https://")
-	_, err = b.svc.StartBiometricsSession(ctx, "p1", c.ID)
-	assert.ErrorIs(t, err, onboarding.ErrSessionActive)
-	_, err = b.svc.StartBiometricsSession(ctx, "p2", c.ID)
-	assert.ErrorIs(t, err, onboarding.ErrNotFound)
-	b.clock.Add(16 * time.Minute)
-	_, err = b.svc.StartBiometricsSession(ctx, "p1", c.ID)
-	require.NoError(t, err, "a new session once the last one expired")
-
-	_, err = setup(t, nil).svc.StartBiometricsSession(ctx, "p1", c.ID)
-	assert.ErrorIs(t, err, onboarding.ErrNotConfigured)
+	rev.mu.Lock()
+	assert.Contains(t, rev.parts, "front.jpg", "the reviewer saw the front too")
+	assert.Contains(t, rev.parts, "back.jpg")
+	rev.mu.Unlock()
+	for _, id := range ids {
+		d, err := b.svc.GetDocument(ctx, "p1", id)
+		require.NoError(t, err)
+		assert.Equal(t, onboarding.DocumentApproved, d.Status, d.Filename)
+	}
 }

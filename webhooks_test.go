@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -431,4 +432,28 @@ func TestGroupCommitOfDeliveries(t *testing.T) {
 	dead, err := store.ListJobs(ctx, onboarding.ListJobsParams{State: onboarding.JobDead})
 	require.NoError(t, err)
 	assert.Empty(t, dead)
+}
+
+func TestEndpointLimitsAndRecoveryWindow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, nil)
+	var first *onboarding.WebhookEndpoint
+	for i := range onboarding.MaxEndpointsPerPartner {
+		ep, _, err := b.svc.CreateWebhookEndpoint(ctx, "p1", onboarding.CreateEndpointParams{URL: "https://hooks.example.com/" + strconv.Itoa(i)})
+		require.NoError(t, err)
+		if first == nil {
+			first = ep
+		}
+	}
+	_, _, err := b.svc.CreateWebhookEndpoint(ctx, "p1", onboarding.CreateEndpointParams{URL: "https://hooks.example.com/one-too-many"})
+	assert.ErrorIs(t, err, onboarding.ErrInvalidInput)
+	_, _, err = b.svc.CreateWebhookEndpoint(ctx, "p2", onboarding.CreateEndpointParams{URL: "https://hooks.example.com/other-partner"})
+	require.NoError(t, err, "the limit is per partner")
+
+	_, err = b.svc.RecoverWebhookEndpoint(ctx, "p1", first.ID, b.clock.Now().Add(-31*24*time.Hour))
+	assert.ErrorIs(t, err, onboarding.ErrInvalidInput)
+	n, err := b.svc.RecoverWebhookEndpoint(ctx, "p1", first.ID, b.clock.Now().Add(-24*time.Hour))
+	require.NoError(t, err)
+	assert.Zero(t, n)
 }

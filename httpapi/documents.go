@@ -96,20 +96,6 @@ func (a *api) uploadDocument(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	return nil
 }
 
-// attachmentPairs are the SDK's evidence types and the attachment types each takes.
-var attachmentPairs = map[string][]string{
-	"articles_of_association":        {"file"},
-	"ccmei":                          {"file"},
-	"cnh":                            {"front", "back", "file"},
-	"ei_mei":                         {"ei_registration_requirement", "ccmei"},
-	"eireli_incorporation_statement": {"file"},
-	"email":                          {"email"},
-	"income_statement":               {"file"},
-	"proof_of_address":               {"file"},
-	"rg":                             {"front", "back"},
-	"selfie":                         {"photo"},
-}
-
 // attachmentResponse is the SDK's answer to an attachment.
 type attachmentResponse struct {
 	AttachmentType string `json:"attachment_type"`
@@ -136,7 +122,12 @@ func (a *api) uploadAttachment(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if len(ve.Fields) > 0 {
 		return ve
 	}
-	allowed, known := attachmentPairs[evidence]
+	// The document-type table knows every evidence type that is a file; email, the SDK's
+	// only value evidence, is refused below (no item of this library takes a value).
+	allowed, known := onboarding.EvidenceAttachments(evidence)
+	if evidence == "email" {
+		allowed, known = []string{"email"}, true
+	}
 	if !known {
 		return fieldProblem("evidence_type", onboarding.CodeInvalidValue, "is not a known evidence type")
 	}
@@ -162,7 +153,7 @@ func (a *api) uploadAttachment(w http.ResponseWriter, r *http.Request, rc *reqCt
 			detail: "The customer's kyc has no requirement " + reqID + ".",
 			fields: []onboarding.FieldError{{Param: "requirement_id", Code: "document_type_not_required", Detail: "is not in the customer's kyc"}}}
 	}
-	typ, ok := evidenceType(req, evidence)
+	typ, ok := req.UploadTypeFor(evidence)
 	if !ok {
 		return &problem{status: http.StatusUnprocessableEntity, code: "document_type_not_required", param: "evidence_type",
 			detail: "Requirement " + req.ID + " (" + string(req.Type) + ") does not take evidence_type " + evidence + ".",
@@ -175,20 +166,4 @@ func (a *api) uploadAttachment(w http.ResponseWriter, r *http.Request, rc *reqCt
 	}
 	a.writeJSON(w, r, http.StatusCreated, attachmentResponse{AttachmentType: attachment, Submitted: true})
 	return nil
-}
-
-// evidenceType maps the SDK's evidence type to the upload type for a requirement: a
-// document type the requirement accepts is itself; ei_mei, and articles_of_association
-// for a company whose document is its bylaws, stand for the requirement's own type.
-func evidenceType(req *onboarding.Requirement, evidence string) (onboarding.DocumentType, bool) {
-	if t := onboarding.DocumentType(evidence); req.Accepts(t) {
-		return t, true
-	}
-	switch {
-	case evidence == "ei_mei" && (req.Type == onboarding.RequirementEIMEIDocuments || req.Type == onboarding.RequirementCompanyDocument):
-		return req.DocumentType, true
-	case evidence == "articles_of_association" && req.Type == onboarding.RequirementArticlesOfAssociation:
-		return req.DocumentType, true
-	}
-	return "", false
 }
