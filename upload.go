@@ -111,9 +111,11 @@ func (s *Service) UploadDocument(ctx context.Context, partnerID, customerID stri
 		}
 		uploads := 0
 		for _, d := range docs {
-			if d.RequirementID == r.ID && d.SHA256 == doc.SHA256 && d.Type == docType &&
-				(d.Status == DocumentSubmitted || d.Status == DocumentApproved) {
-				result = d // identical bytes again: idempotent
+			// Identical bytes awaiting review again: a replay. (An approved document
+			// cannot match: its item would not take uploads unless a change of company
+			// or person reset it, and then the bytes are a new submission.)
+			if d.RequirementID == r.ID && d.SHA256 == doc.SHA256 && d.Type == docType && d.Status == DocumentSubmitted {
+				result = d
 				return nil
 			}
 			if d.RequirementID == r.ID {

@@ -147,3 +147,32 @@ func TestUploadsPerItemAreBounded(t *testing.T) {
 	assert.ErrorIs(t, err, onboarding.ErrInvalidInput)
 	assert.Len(t, b.blobs.Keys(), onboarding.MaxUploadsPerItem, "the refused upload left no blob")
 }
+
+// An item reset by a change of company takes the same file again: the earlier approval
+// was for the old company, so identical bytes are a new submission, not a replay.
+func TestReuploadAfterResetIsANewSubmission(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, nil)
+	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	first := upload(t, b, "p1", c.ID, onboarding.DocCCMEI, testfiles.PDF("ccmei"))
+	review(t, b, first, onboarding.ReviewApprove, "")
+
+	other := params(t).CNPJ
+	c, err = b.svc.UpdateCustomer(ctx, "p1", c.ID, onboarding.UpdateCustomerParams{CNPJ: &other})
+	require.NoError(t, err)
+	require.Equal(t, onboarding.RequirementPending, c.Requirement("req_ccmei").Status, "a new company owes its document again")
+
+	again := upload(t, b, "p1", c.ID, onboarding.DocCCMEI, testfiles.PDF("ccmei"))
+	assert.NotEqual(t, first.ID, again.ID)
+	assert.Equal(t, onboarding.DocumentSubmitted, again.Status)
+	c, err = b.svc.GetCustomer(ctx, "p1", c.ID)
+	require.NoError(t, err)
+	r := c.Requirement("req_ccmei")
+	assert.Equal(t, onboarding.RequirementSubmitted, r.Status)
+	assert.Equal(t, again.ID, r.Submitted.DocumentID)
+	old, err := b.svc.GetDocument(ctx, "p1", first.ID)
+	require.NoError(t, err)
+	assert.Equal(t, onboarding.DocumentApproved, old.Status, "the old company's approval stays in the record")
+}

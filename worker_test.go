@@ -2,10 +2,12 @@ package onboarding_test
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/onboardkit/onboarding"
@@ -57,5 +59,27 @@ func TestRunWakesAndShutsDown(t *testing.T) {
 		require.NoError(t, err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after its context ended")
+	}
+}
+
+// A job whose stored arguments do not decode into its kind's arguments fails for good at
+// once (retrying cannot fix it), and says why.
+func TestJobArgumentsThatDoNotDecodeAreDead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, nil)
+	now := b.clock.Now()
+	for _, args := range []string{`{"offer_id": 42}`, `[`, `"co_1"`} {
+		j := &onboarding.Job{ID: onboarding.NewID("job"), Kind: onboarding.JobExpireOffer, PartnerID: "p1",
+			Args: json.RawMessage(args), State: onboarding.JobAvailable, MaxAttempts: 10, RunAt: now, CreatedAt: now, UpdatedAt: now}
+		require.NoError(t, b.store.InsertJob(ctx, j))
+		n, err := b.svc.Work(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		got, err := b.store.GetJob(ctx, j.ID)
+		require.NoError(t, err)
+		assert.Equal(t, onboarding.JobDead, got.State, args)
+		assert.Equal(t, 1, got.Attempt, "%s: not retried", args)
+		assert.Contains(t, got.LastError, "arguments", args)
 	}
 }
