@@ -2,7 +2,6 @@ package taxid
 
 import (
 	"database/sql/driver"
-	"fmt"
 	"math/rand/v2"
 )
 
@@ -113,43 +112,20 @@ func (c CNPJ) IsAlphanumeric() bool {
 // form, or an empty text for the zero value. It fails if c is not a valid
 // CNPJ.
 func (c CNPJ) MarshalText() ([]byte, error) {
-	if c == "" {
-		return []byte{}, nil
-	}
-	v, err := ParseCNPJ(string(c))
-	if err != nil {
-		return nil, err
-	}
-	return []byte(v.String()), nil
+	return marshalText(c, ParseCNPJ)
 }
 
 // UnmarshalText implements [encoding.TextUnmarshaler]. It accepts what
 // [ParseCNPJ] accepts; an empty text yields the zero value. On error c is
 // left unchanged.
 func (c *CNPJ) UnmarshalText(text []byte) error {
-	if len(text) == 0 {
-		*c = ""
-		return nil
-	}
-	v, err := ParseCNPJ(string(text))
-	if err != nil {
-		return err
-	}
-	*c = v
-	return nil
+	return unmarshalText(c, text, ParseCNPJ)
 }
 
 // Value implements [driver.Valuer]. It returns the bare form as a string, or
 // nil (SQL NULL) for the zero value. It fails if c is not a valid CNPJ.
 func (c CNPJ) Value() (driver.Value, error) {
-	if c == "" {
-		return nil, nil
-	}
-	v, err := ParseCNPJ(string(c))
-	if err != nil {
-		return nil, err
-	}
-	return string(v), nil
+	return value(c, ParseCNPJ)
 }
 
 // Scan implements [database/sql.Scanner]. It accepts a string or []byte in
@@ -157,15 +133,5 @@ func (c CNPJ) Value() (driver.Value, error) {
 // value. Other types, including integers, are rejected. On error c is left
 // unchanged.
 func (c *CNPJ) Scan(src any) error {
-	switch v := src.(type) {
-	case nil:
-		*c = ""
-		return nil
-	case string:
-		return c.UnmarshalText([]byte(v))
-	case []byte:
-		return c.UnmarshalText(v)
-	default:
-		return newError(ErrInvalidCNPJ, fmt.Sprintf("cannot scan value of type %T", src))
-	}
+	return scan(c, src, ParseCNPJ, ErrInvalidCNPJ)
 }

@@ -2,7 +2,6 @@ package taxid
 
 import (
 	"database/sql/driver"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 )
@@ -105,43 +104,20 @@ func (c CPF) LogValue() slog.Value { return slog.StringValue(c.Masked()) }
 // form, or an empty text for the zero value. It fails if c is not a valid
 // CPF.
 func (c CPF) MarshalText() ([]byte, error) {
-	if c == "" {
-		return []byte{}, nil
-	}
-	v, err := ParseCPF(string(c))
-	if err != nil {
-		return nil, err
-	}
-	return []byte(v.String()), nil
+	return marshalText(c, ParseCPF)
 }
 
 // UnmarshalText implements [encoding.TextUnmarshaler]. It accepts what
 // [ParseCPF] accepts; an empty text yields the zero value. On error c is
 // left unchanged.
 func (c *CPF) UnmarshalText(text []byte) error {
-	if len(text) == 0 {
-		*c = ""
-		return nil
-	}
-	v, err := ParseCPF(string(text))
-	if err != nil {
-		return err
-	}
-	*c = v
-	return nil
+	return unmarshalText(c, text, ParseCPF)
 }
 
 // Value implements [driver.Valuer]. It returns the bare form as a string, or
 // nil (SQL NULL) for the zero value. It fails if c is not a valid CPF.
 func (c CPF) Value() (driver.Value, error) {
-	if c == "" {
-		return nil, nil
-	}
-	v, err := ParseCPF(string(c))
-	if err != nil {
-		return nil, err
-	}
-	return string(v), nil
+	return value(c, ParseCPF)
 }
 
 // Scan implements [database/sql.Scanner]. It accepts a string or []byte in
@@ -149,15 +125,5 @@ func (c CPF) Value() (driver.Value, error) {
 // value. Other types, including integers, are rejected. On error c is left
 // unchanged.
 func (c *CPF) Scan(src any) error {
-	switch v := src.(type) {
-	case nil:
-		*c = ""
-		return nil
-	case string:
-		return c.UnmarshalText([]byte(v))
-	case []byte:
-		return c.UnmarshalText(v)
-	default:
-		return newError(ErrInvalidCPF, fmt.Sprintf("cannot scan value of type %T", src))
-	}
+	return scan(c, src, ParseCPF, ErrInvalidCPF)
 }
