@@ -94,7 +94,7 @@ func (c *Customer) Clone() *Customer {
 	return &out
 }
 
-// customerJSON is the wire form of a Customer (API.md "Customer object").
+// customerJSON is the wire form of a Customer (docs/http-api.md, "The customer object").
 type customerJSON struct {
 	ID          string        `json:"id"`
 	Status      Status        `json:"status"`
@@ -170,7 +170,7 @@ type CreateCustomerParams struct {
 	LegalNature string
 }
 
-// UpdateCustomerParams holds the fields a partner may correct (API.md PATCH). Nil means
+// UpdateCustomerParams holds the fields a partner may correct (PATCH /customers/{id}). Nil means
 // unchanged. CPF and external_id are read-only.
 type UpdateCustomerParams struct {
 	Name        *string

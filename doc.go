@@ -9,8 +9,12 @@
 // # Getting started
 //
 //	store := memstore.New()                       // or bunstore on SQLite / PostgreSQL
-//	svc := onboarding.New(store, nil)             // nil options: documented defaults
+//	docs, err := blobstore.Open(ctx, "file:///var/lib/onboarding/documents?create_dir=1", nil)
+//	svc, err := onboarding.New(store, &onboarding.Options{Blobs: docs}) // other fields: defaults
 //	c, created, err := svc.CreateCustomer(ctx, partnerID, onboarding.CreateCustomerParams{...})
+//
+// In tests, onboardingtest.NewService(t, store, opts) does the same with documents in
+// memory, and package sandbox has deterministic plugins.
 //
 // Every call takes the partner (tenant) as its first argument after the context; another
 // partner's resources are ErrNotFound, never forbidden. Single-tenant users pass
@@ -35,7 +39,7 @@
 // # KYC requirements
 //
 // A RequirementPolicy computes what a customer owes from its legal nature (DefaultPolicy:
-// the table of DESIGN.md §5; MEI when unknown). A CompanyRegistry may supply the legal
+// the table of docs/kyc.md; MEI when unknown). A CompanyRegistry may supply the legal
 // nature and co-owners. Documents are judged by their bytes (PDF, JPEG, PNG), streamed
 // once, hashed with SHA-256, bounded in size, and stored under keys the library generates.
 //
@@ -43,8 +47,9 @@
 //
 // Errors wrap one sentinel: ErrNotFound, ErrConflict (a *ConflictError), ErrInvalidInput
 // (a *ValidationError with field errors), ErrInvalidTransition, ErrDocumentNotRequired,
-// ErrUnsupportedFormat, ErrFileTooLarge, ErrEmptyFile, ErrTruncatedFile. Branch with
-// errors.Is and errors.As; the HTTP layer maps each to the status and code of API.md.
+// ErrUnsupportedFormat, ErrFileTooLarge, ErrEmptyFile, ErrTruncatedFile; New returns
+// ErrInvalidOptions for a configuration that cannot work. Branch with
+// errors.Is and errors.As; the HTTP layer maps each to the status and code listed in docs/http-api.md.
 //
 // # Transactions, outbox and jobs
 //
@@ -59,6 +64,15 @@
 //   - store/bunstore: SQLite (embedded default) and PostgreSQL through Bun.
 //   - store/storetest: the conformance suite every Store passes.
 //
-// Money is exact (Money in centavos, Rate in 0.0001 percentage points); all time comes
-// from Options.NowFunc.
+// Money is exact (package money: Money in centavos, Rate in 0.0001 percentage points); all
+// time comes from Options.NowFunc.
+//
+// # Where things live
+//
+// Data types and pure rules (customer.go, kyc.go, doctypes.go, document.go, offer.go,
+// event.go, fsm.go, job.go) sit below the unit of work (lifecycle.go), which sits below
+// the capabilities, one file each (registration.go, upload.go, review.go, biometrics.go,
+// credit.go, webhooks.go, delivery.go, maintenance.go). docs/architecture.md in the
+// repository walks through them and shows what adding a document type or a job kind
+// touches.
 package onboarding

@@ -54,7 +54,7 @@ var (
 	ErrInvalidOptions = errors.New("onboarding: invalid options")
 )
 
-// Field error codes, as API.md lists them for 422 responses.
+// Field error codes of 422 responses (docs/http-api.md lists every code).
 const (
 	CodeMissingRequiredField = "missing_required_field"
 	CodeInvalidCPF           = "invalid_cpf"

@@ -34,7 +34,7 @@ var EventTypes = func() []EventType {
 const APIVersion = "2026-11-01"
 
 // Event is one row of the outbox: something that happened to a partner's resource, written
-// in the same transaction as the change. Data is the payload of API.md "Event data".
+// in the same transaction as the change. Data is the event's payload.
 type Event struct {
 	ID        string
 	PartnerID string
@@ -65,7 +65,7 @@ type ListEventsParams struct {
 	StartingAfter string
 }
 
-// Event payloads (API.md "Event data").
+// Event payloads (docs/http-api.md, "Event types and their data").
 type (
 	customerCreatedData struct {
 		ID          string        `json:"id"`

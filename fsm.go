@@ -13,7 +13,7 @@ import (
 // LifecycleEvent names a transition of the customer lifecycle.
 type LifecycleEvent string
 
-// The lifecycle events of DESIGN.md §4.
+// The lifecycle events (docs/kyc.md, "Lifecycle").
 const (
 	// EventSubmit: every mandatory item is submitted (pending_kyc → under_review).
 	EventSubmit LifecycleEvent = "submit"

@@ -92,7 +92,7 @@ type Subject struct {
 	SubjectType SubjectType `json:"subject_type"`
 }
 
-// Attachment is one submitted part of an item (API.md: attachment_type, submitted).
+// Attachment is one submitted part of an item, as the SDK names it.
 type Attachment struct {
 	AttachmentType string `json:"attachment_type"`
 	Submitted      bool   `json:"submitted"`
@@ -217,7 +217,7 @@ type CompanyRegistry interface {
 	LookupCompany(ctx context.Context, cnpj taxid.CNPJ) (*CompanyInfo, error)
 }
 
-// DefaultPolicy is the requirement table of DESIGN.md §5. Its zero value is the guide's
+// DefaultPolicy is the requirement table of docs/kyc.md. Its zero value is the guide's
 // policy; the two options add optional items.
 type DefaultPolicy struct {
 	// ProofOfAddress adds an optional proof_of_address item for the applicant.

@@ -203,7 +203,7 @@ func (s *Service) ListEvents(ctx context.Context, partnerID string, p ListEvents
 	return s.store.ListEvents(ctx, partnerID, p)
 }
 
-// UpdateCustomer corrects a customer's data (API.md PATCH). Changing the CNPJ recomputes
+// UpdateCustomer corrects a customer's data (PATCH /customers/{id}). Changing the CNPJ recomputes
 // the KYC items, and the company's document must be sent again. A denied customer cannot
 // be changed; an active one cannot change company.
 func (s *Service) UpdateCustomer(ctx context.Context, partnerID, id string, p UpdateCustomerParams) (*Customer, error) {

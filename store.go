@@ -128,7 +128,7 @@ type Queries interface {
 	DeleteIdempotencyKey(ctx context.Context, partnerID, key string, createdAt time.Time) error
 }
 
-// IdempotencyKey is the record of one Idempotency-Key (API.md): the request it was first
+// IdempotencyKey is the record of one Idempotency-Key (docs/http-api.md, "Idempotency"): the request it was first
 // used with and, once done, the response to replay.
 type IdempotencyKey struct {
 	PartnerID string

@@ -157,7 +157,7 @@ func TestWebhookFaults(t *testing.T) {
 				log, err := r.svc.ListDeliveryAttempts(context.Background(), partner, d.ID)
 				require.NoError(t, err)
 				require.Len(t, log, 1)
-				// The first retry of DESIGN.md §9: 5 s ±20 % after the attempt.
+				// The first retry of webhook.DefaultSchedule: 5 s ±20 % after the attempt.
 				assert.WithinRange(t, d.NextAttemptAt, log[0].CreatedAt.Add(4*time.Second), log[0].CreatedAt.Add(6*time.Second))
 				if first.IsZero() || d.NextAttemptAt.Before(first) {
 					first = d.NextAttemptAt

@@ -40,7 +40,7 @@ func approve(t testing.TB, svc *onboarding.Service, docs ...*onboarding.Document
 	}
 }
 
-// offerData is the data of a credit_offer.* event (API.md), as a partner decodes it.
+// offerData is the data of a credit_offer.* event (docs/http-api.md), as a partner decodes it.
 // (onboarding.CreditOffer marshals to this shape but does not unmarshal from it.)
 type offerData struct {
 	ID                  string                 `json:"id"`

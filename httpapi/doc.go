@@ -61,14 +61,14 @@
 // # Errors
 //
 // Errors are RFC 9457 problems (Content-Type application/problem+json, see Problem) with
-// the codes of API.md: 400 invalid_content_type, malformed_body, missing_file; 401
+// these codes: 400 invalid_content_type, malformed_body, missing_file; 401
 // missing_token, invalid_token, token_expired; 404 not_found (also for another partner's
 // resources: never 403); 409 customer_already_exists, session_already_active,
 // idempotency_key_in_use; 413 file_too_large; 415 unsupported_format; 422
 // missing_required_field, invalid_cpf, invalid_cnpj, invalid_email, invalid_phone,
 // document_type_not_required, idempotency_key_reused; 429 rate_limit_exceeded; 500
 // internal, which never shows the cause (it is logged with the request id). Situations
-// API.md does not name use these extra codes: 401 invalid_client and 400
+// the partner guide does not name use these extra codes: 401 invalid_client and 400
 // unsupported_grant_type on the token endpoint (with the OAuth "error" member too); 413
 // body_too_large for a JSON body over 1 MiB; 422 invalid_value for any other bad field,
 // query parameter or header (the param says which); 405 method_not_allowed; 409

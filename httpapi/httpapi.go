@@ -189,7 +189,7 @@ type api struct {
 	typeBase string
 }
 
-// New returns the partner REST API of API.md over svc, under both Prefixes. opts may be
+// New returns the partner REST API (docs/http-api.md) over svc, under both Prefixes. opts may be
 // nil (no clients: every route but the token endpoint answers 401). New panics when
 // opts.Validate fails: the options are the lender's configuration, not input.
 func New(svc *onboarding.Service, opts *Options) http.Handler {

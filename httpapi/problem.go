@@ -24,7 +24,7 @@ type Problem struct {
 	Detail string `json:"detail,omitempty"`
 	// Instance is the request path.
 	Instance string `json:"instance"`
-	// Code is the machine-readable code of API.md ("invalid_cpf", "not_found", …).
+	// Code is the machine-readable code ("invalid_cpf", "not_found", …).
 	Code string `json:"code"`
 	// Param names the input at fault, when one is: a body field, a query parameter, a
 	// multipart field or a header.

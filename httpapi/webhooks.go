@@ -176,7 +176,7 @@ type recoverBody struct {
 }
 
 // recoverEndpoint is POST /webhooks/endpoints/{id}/recover {since} (an extension of
-// API.md): it enables the endpoint and schedules again every event since `since` that was
+// the partner guide): it enables the endpoint and schedules again every event since `since` that was
 // not delivered to it, including those published while it was disabled. It answers
 // {id, status, scheduled}.
 func (a *api) recoverEndpoint(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {

@@ -19,7 +19,7 @@ type Schedule struct {
 	Jitter float64
 }
 
-// DefaultSchedule is the schedule of DESIGN.md §9 (after the Standard Webhooks
+// DefaultSchedule is the delivery retry schedule (after the Standard Webhooks
 // example): a first attempt then seven retries spanning about 28 hours, ±20 %.
 var DefaultSchedule = Schedule{
 	Delays: []time.Duration{

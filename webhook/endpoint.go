@@ -23,7 +23,7 @@ const (
 	EndpointDisabled EndpointStatus = "disabled"
 )
 
-// Rotation grace bounds (API.md: expire_current_in defaults to 3600 s, at most 86400 s).
+// Rotation grace bounds (the API's expire_current_in defaults to 3600 s, at most 86400 s).
 const (
 	DefaultRotationGrace = time.Hour
 	MaxRotationGrace     = 24 * time.Hour

@@ -42,7 +42,7 @@ type Event struct {
 	// Timestamp is the Standard Webhooks "timestamp" field: when the event occurred. It
 	// equals CreatedAt; the attempt's time travels in the webhook-timestamp header.
 	Timestamp time.Time `json:"timestamp"`
-	// Data is the event's payload, whose schema depends on Type (API.md "Event data").
+	// Data is the event's payload, whose schema depends on Type (the onboarding module's docs/http-api.md lists each).
 	Data json.RawMessage `json:"data"`
 }
 
