@@ -232,3 +232,17 @@ type ListJobsParams struct {
 	CustomerID string
 	Limit      int
 }
+
+// parentRunAtKey carries the RunAt of the job being worked.
+type parentRunAtKey struct{}
+
+// followUpRunAt is when a job enqueued now should run: at once, but ordered with the job
+// that caused it (its RunAt) rather than behind everything enqueued since. Under a burst,
+// a registration's offer webhook then goes out before later registrations are analysed,
+// instead of after all of them.
+func followUpRunAt(ctx context.Context, now time.Time) time.Time {
+	if t, ok := ctx.Value(parentRunAtKey{}).(time.Time); ok && t.Before(now) {
+		return t
+	}
+	return now
+}

@@ -139,20 +139,6 @@ func (s *Service) work(ctx context.Context, j *Job) {
 	}
 }
 
-// parentRunAtKey carries the RunAt of the job being worked.
-type parentRunAtKey struct{}
-
-// followUpRunAt is when a job enqueued now should run: at once, but ordered with the job
-// that caused it (its RunAt) rather than behind everything enqueued since. Under a burst,
-// a registration's offer webhook then goes out before later registrations are analysed,
-// instead of after all of them.
-func followUpRunAt(ctx context.Context, now time.Time) time.Time {
-	if t, ok := ctx.Value(parentRunAtKey{}).(time.Time); ok && t.Before(now) {
-		return t
-	}
-	return now
-}
-
 // retryDelay is exponential backoff from 1 s, doubling to at most an hour, with ±20 %
 // jitter so that retries of a burst spread out.
 func retryDelay(attempt int) time.Duration {
