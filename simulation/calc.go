@@ -181,6 +181,15 @@ func irr(received int64, installments []int64, guess float64) float64 {
 }
 
 // fracToRate rounds a fraction (0.0299) to a money.Rate (2.99 %), halves away from zero.
+// It saturates at ±math.MaxInt64, which the bounds of [Simulate] keep out of reach (the
+// annual CET is at most 8^12 − 1, about 6.9e10, or 6.9e16 units).
 func fracToRate(f float64) int64 {
-	return int64(math.Round(float64(f * 1_000_000)))
+	v := math.Round(float64(f * 1_000_000))
+	switch {
+	case v >= math.MaxInt64:
+		return math.MaxInt64
+	case v <= -math.MaxInt64:
+		return -math.MaxInt64
+	}
+	return int64(v)
 }

@@ -105,12 +105,14 @@ func (c Config) daysCap() int {
 	return c.IOFDaysCap
 }
 
-// Config bounds: beyond them the financed IOF could reach the whole principal.
+// Config bounds. The IOF coefficient k (at most daily × cap + additional) stays at most
+// 50 %, so the financed principal (requested + fee) / (1 − k) is at most twice its base.
 const (
 	maxDailyRate  DailyRate  = 100_000 // 0.1 % a day
 	maxAddlRate   money.Rate = 10 * money.Percent
 	maxDaysCap               = 3660 // ten years
 	maxFeePercent money.Rate = 50 * money.Percent
+	maxIOF        money.Rate = 50 * money.Percent
 )
 
 func (c Config) validate() error {
@@ -121,6 +123,8 @@ func (c Config) validate() error {
 		return &ValidationError{Field: "iof_additional_rate", Reason: "must be between 0 and 10 %", Err: ErrInvalidConfig}
 	case c.IOFDaysCap < 0 || c.IOFDaysCap > maxDaysCap:
 		return &ValidationError{Field: "iof_days_cap", Reason: "must be between 0 (default 365) and 3660", Err: ErrInvalidConfig}
+	case int64(c.IOFDailyRate)*int64(c.daysCap())/100+int64(c.IOFAdditionalRate) > int64(maxIOF):
+		return &ValidationError{Field: "iof_daily_rate", Reason: "the daily rate times the days cap plus the additional rate must be at most 50 %", Err: ErrInvalidConfig}
 	case c.Fee.Flat < 0 || c.Fee.Flat > maxAmount:
 		return &ValidationError{Field: "fee_flat", Reason: "must be between 0 and " + maxAmount.String(), Err: ErrInvalidConfig}
 	case c.Fee.Percent < 0 || c.Fee.Percent > maxFeePercent:

@@ -145,6 +145,13 @@ func Simulate(offer Offer, req Request, cfg Config) (Simulation, error) {
 
 	requested := int64(req.RequestedAmount)
 	fee := int64(cfg.Fee.Amount(req.RequestedAmount))
+	if fee > requested {
+		return Simulation{}, &ValidationError{
+			Field:  "requested_amount",
+			Reason: fmt.Sprintf("%s is less than the fee of %s", req.RequestedAmount, money.Money(fee)),
+			Err:    ErrOutOfRange,
+		}
+	}
 	principal := financedPrincipal(requested+fee, iofCoefficient(rate, days, cfg))
 	iof := principal - requested - fee
 
