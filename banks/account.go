@@ -17,7 +17,9 @@ var (
 
 // FieldError reports a bank-account field that is not valid. Field is the SDK's wire
 // name: "bank_id", "branch", "number", "digit" or "kind". It matches [ErrInvalidAccount],
-// and also [ErrUnknownBank] for a well-formed code of no bank.
+// and also [ErrUnknownBank] for a well-formed code of no bank. Like taxid.Error, its
+// Reason never repeats the branch, number or digit it was given: they identify a
+// customer's account and errors end up in logs.
 type FieldError struct {
 	// Field is the wire name of the field.
 	Field string
@@ -124,7 +126,7 @@ func NormalizeBankID(s string) (string, error) {
 // digits, and returns it zero-padded to 4 ("1" gives "0001").
 func NormalizeBranch(s string) (string, error) {
 	if !isDigits(s, 1, MaxBranchDigits) {
-		reason := fmt.Sprintf("%q is not 1 to 4 digits", s)
+		reason := "must be 1 to 4 digits"
 		if strings.ContainsAny(s, "-xX") {
 			reason += " (send the branch without its check digit)"
 		}
@@ -137,7 +139,7 @@ func NormalizeBranch(s string) (string, error) {
 // digits, not all zeros. It returns s unchanged: leading zeros are part of some numbers.
 func NormalizeNumber(s string) (string, error) {
 	if !isDigits(s, 1, MaxNumberDigits) {
-		reason := fmt.Sprintf("%q is not 1 to %d digits", s, MaxNumberDigits)
+		reason := fmt.Sprintf("must be 1 to %d digits", MaxNumberDigits)
 		if strings.ContainsAny(s, "-xX") {
 			reason += " (send the check digit in digit)"
 		}
@@ -158,7 +160,7 @@ func NormalizeDigit(s string) (string, error) {
 	case s == "X" || s == "x":
 		return "X", nil
 	}
-	return "", &FieldError{Field: "digit", Reason: fmt.Sprintf("%q is not one digit or X", s)}
+	return "", &FieldError{Field: "digit", Reason: "must be one digit or X"}
 }
 
 // ParseAccountKind checks that s is "checking", "saving" or "payment".
