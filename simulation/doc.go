@@ -19,7 +19,8 @@
 //     amortizations sum exactly to the principal and the last installment absorbs the
 //     rounding.
 //
-// The CET is solved in float64 (Newton's method with a bisection fallback, to 1e-13) and is
+// The CET is solved in float64 (Newton's method with a bisection fallback, until a step is
+// below 1e-15; the tests check that it brackets the root to 1e-10) and is
 // reported both as that float64 and rounded half away from zero to a [money.Rate].
 //
 // # Wire type
