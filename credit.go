@@ -56,32 +56,22 @@ func (s *Service) GetCreditOffer(ctx context.Context, partnerID, id string) (*Cr
 
 // ListCreditOffers pages through the partner's offers, newest first.
 func (s *Service) ListCreditOffers(ctx context.Context, partnerID string, p ListOffersParams) (*OfferPage, error) {
-	if err := checkPartner(partnerID); err != nil {
-		return nil, err
-	}
-	ve := &ValidationError{}
-	limit := checkLimit(ve, p.Limit)
-	switch p.Status {
-	case "", OfferAvailable, OfferAccepted, OfferExpired:
-	default:
-		ve.add("status", CodeInvalidValue, "must be available, accepted or expired")
-	}
-	if err := ve.orNil(); err != nil {
-		return nil, err
-	}
-	if p.CustomerID != "" {
-		if _, err := s.store.GetCustomer(ctx, partnerID, p.CustomerID); err != nil {
-			return nil, err
+	check := func(ve *ValidationError) {
+		switch p.Status {
+		case "", OfferAvailable, OfferAccepted, OfferExpired:
+		default:
+			ve.add("status", CodeInvalidValue, "must be available, accepted or expired")
 		}
 	}
-	p.Limit, p.IncludeHeld = limit+1, false
-	list, err := s.store.ListOffers(ctx, partnerID, p)
-	if err != nil {
-		return nil, err
-	}
-	page := &OfferPage{}
-	page.Data, page.HasMore = trimPage(list, limit)
-	return page, nil
+	return listPage(partnerID, p.Limit, check, func(limit int) ([]*CreditOffer, error) {
+		if p.CustomerID != "" {
+			if _, err := s.store.GetCustomer(ctx, partnerID, p.CustomerID); err != nil {
+				return nil, err
+			}
+		}
+		p.Limit, p.IncludeHeld = limit, false
+		return s.store.ListOffers(ctx, partnerID, p)
+	})
 }
 
 // analyse runs the scorer for a customer and, on approval, creates the offer, its

@@ -196,10 +196,7 @@ type ListCustomersParams struct {
 }
 
 // CustomerPage is one page of ListCustomers.
-type CustomerPage struct {
-	Data    []*Customer `json:"data"`
-	HasMore bool        `json:"has_more"`
-}
+type CustomerPage = Page[*Customer]
 
 // Field length limits.
 const (

@@ -34,10 +34,7 @@ type ListEndpointsParams struct {
 }
 
 // EndpointPage is one page of endpoints.
-type EndpointPage struct {
-	Data    []*WebhookEndpoint `json:"data"`
-	HasMore bool               `json:"has_more"`
-}
+type EndpointPage = Page[*WebhookEndpoint]
 
 // DeliveryStatus is the state of one event's delivery to one endpoint.
 type DeliveryStatus string

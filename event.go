@@ -65,40 +65,39 @@ type ListEventsParams struct {
 	StartingAfter string
 }
 
-// Event payloads (docs/http-api.md, "Event types and their data").
+// Event payloads (docs/http-api.md, "Event types and their data"). Embedded structs keep
+// the field order of the documented payloads.
 type (
+	customerRef struct {
+		ID         string `json:"id"`
+		ExternalID string `json:"external_id"`
+	}
+	customerContact struct {
+		customerRef
+		Name  string  `json:"name"`
+		Email string  `json:"email"`
+		Phone string  `json:"phone"`
+		CPF   string  `json:"cpf"`
+		CNPJ  *string `json:"cnpj"`
+	}
 	customerCreatedData struct {
-		ID          string        `json:"id"`
-		ExternalID  string        `json:"external_id"`
-		Name        string        `json:"name"`
-		Email       string        `json:"email"`
-		Phone       string        `json:"phone"`
-		CPF         string        `json:"cpf"`
-		CNPJ        *string       `json:"cnpj"`
+		customerContact
 		TradingName string        `json:"trading_name"`
 		Status      Status        `json:"status"`
 		KYC         []Requirement `json:"kyc"`
 	}
 	customerKYCData struct {
-		ID         string        `json:"id"`
-		ExternalID string        `json:"external_id"`
-		Status     Status        `json:"status"`
-		KYC        []Requirement `json:"kyc"`
+		customerRef
+		Status Status        `json:"status"`
+		KYC    []Requirement `json:"kyc"`
 	}
 	customerStatusData struct {
-		ID         string `json:"id"`
-		ExternalID string `json:"external_id"`
-		Status     Status `json:"status"`
+		customerRef
+		Status Status `json:"status"`
 	}
 	customerDeniedData struct {
-		ID         string  `json:"id"`
-		ExternalID string  `json:"external_id"`
-		Name       string  `json:"name"`
-		Email      string  `json:"email"`
-		Phone      string  `json:"phone"`
-		CPF        string  `json:"cpf"`
-		CNPJ       *string `json:"cnpj"`
-		Status     Status  `json:"status"`
+		customerContact
+		Status Status `json:"status"`
 	}
 )
 
@@ -119,17 +118,16 @@ func kycOrEmpty(k []Requirement) []Requirement {
 
 // customerEventData builds the payload of a customer event.
 func customerEventData(t EventType, c *Customer) any {
+	ref := customerRef{ID: c.ID, ExternalID: c.ExternalID}
+	contact := customerContact{customerRef: ref, Name: c.Name, Email: c.Email, Phone: c.Phone, CPF: c.CPF.String(), CNPJ: cnpjPtr(c)}
 	switch t {
 	case EventCustomerCreated:
-		return customerCreatedData{ID: c.ID, ExternalID: c.ExternalID, Name: c.Name, Email: c.Email,
-			Phone: c.Phone, CPF: c.CPF.String(), CNPJ: cnpjPtr(c), TradingName: c.TradingName,
-			Status: c.Status, KYC: kycOrEmpty(c.KYC)}
+		return customerCreatedData{customerContact: contact, TradingName: c.TradingName, Status: c.Status, KYC: kycOrEmpty(c.KYC)}
 	case EventCustomerKYCUpdated:
-		return customerKYCData{ID: c.ID, ExternalID: c.ExternalID, Status: c.Status, KYC: kycOrEmpty(c.KYC)}
+		return customerKYCData{customerRef: ref, Status: c.Status, KYC: kycOrEmpty(c.KYC)}
 	case EventCustomerDenied:
-		return customerDeniedData{ID: c.ID, ExternalID: c.ExternalID, Name: c.Name, Email: c.Email,
-			Phone: c.Phone, CPF: c.CPF.String(), CNPJ: cnpjPtr(c), Status: c.Status}
+		return customerDeniedData{customerContact: contact, Status: c.Status}
 	default:
-		return customerStatusData{ID: c.ID, ExternalID: c.ExternalID, Status: c.Status}
+		return customerStatusData{customerRef: ref, Status: c.Status}
 	}
 }

@@ -126,7 +126,4 @@ type ListOffersParams struct {
 }
 
 // OfferPage is one page of offers.
-type OfferPage struct {
-	Data    []*CreditOffer `json:"data"`
-	HasMore bool           `json:"has_more"`
-}
+type OfferPage = Page[*CreditOffer]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/onboardkit/onboarding/taxid"
@@ -140,46 +141,36 @@ func (s *Service) GetCustomer(ctx context.Context, partnerID, id string) (*Custo
 
 // ListCustomers pages through the partner's customers.
 func (s *Service) ListCustomers(ctx context.Context, partnerID string, p ListCustomersParams) (*CustomerPage, error) {
-	if err := checkPartner(partnerID); err != nil {
-		return nil, err
-	}
-	ve := &ValidationError{}
-	limit := checkLimit(ve, p.Limit)
-	switch p.Sort {
-	case "":
-		p.Sort = "created_at"
-	case "created_at", "updated_at":
-	default:
-		ve.add("sort", CodeInvalidValue, "must be created_at or updated_at")
-	}
-	switch p.Order {
-	case "":
-		p.Order = "desc"
-	case "asc", "desc":
-	default:
-		ve.add("order", CodeInvalidValue, "must be asc or desc")
-	}
-	if p.Status != "" && !p.Status.Valid() {
-		ve.add("status", CodeInvalidValue, "must be pending_kyc, under_review, active or denied")
-	}
-	if p.CPF != "" {
-		cpf, err := taxid.ParseCPF(p.CPF)
-		if err != nil {
-			ve.add("cpf", CodeInvalidCPF, taxidDetail(err))
+	check := func(ve *ValidationError) {
+		p.Sort = oneOf(ve, "sort", p.Sort, "created_at", "created_at", "updated_at")
+		p.Order = oneOf(ve, "order", p.Order, "desc", "asc", "desc")
+		if p.Status != "" && !p.Status.Valid() {
+			ve.add("status", CodeInvalidValue, "must be pending_kyc, under_review, active or denied")
 		}
-		p.CPF = string(cpf)
+		if p.CPF != "" {
+			cpf, err := taxid.ParseCPF(p.CPF)
+			if err != nil {
+				ve.add("cpf", CodeInvalidCPF, taxidDetail(err))
+			}
+			p.CPF = string(cpf)
+		}
 	}
-	if err := ve.orNil(); err != nil {
-		return nil, err
+	return listPage(partnerID, p.Limit, check, func(limit int) ([]*Customer, error) {
+		p.Limit = limit
+		return s.store.ListCustomers(ctx, partnerID, p)
+	})
+}
+
+// oneOf returns v, or def when v is empty; anything but allowed is a field error.
+func oneOf(ve *ValidationError, param, v, def string, allowed ...string) string {
+	switch {
+	case v == "":
+		return def
+	case slices.Contains(allowed, v):
+		return v
 	}
-	p.Limit = limit + 1
-	list, err := s.store.ListCustomers(ctx, partnerID, p)
-	if err != nil {
-		return nil, err
-	}
-	page := &CustomerPage{}
-	page.Data, page.HasMore = trimPage(list, limit)
-	return page, nil
+	ve.add(param, CodeInvalidValue, "must be "+strings.Join(allowed, " or "))
+	return v
 }
 
 // History returns the customer's audit trail, oldest first.

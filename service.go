@@ -164,16 +164,40 @@ const (
 	MaxPageLimit     = 100
 )
 
-// trimPage cuts a list fetched with limit+1 rows to limit, and says whether more remain.
-// An empty page is an empty slice, never nil (JSON [] rather than null).
-func trimPage[T any](list []T, limit int) ([]T, bool) {
-	if len(list) > limit {
-		return list[:limit], true
+// Page is one page of a list: Data, and whether more follow (ask again with
+// StartingAfter set to the last ID).
+type Page[T any] struct {
+	Data    []T  `json:"data"`
+	HasMore bool `json:"has_more"`
+}
+
+// listPage is every paged list call: it checks the partner, the limit and what check
+// adds, fetches one row more than the limit to learn whether more remain, and trims. An
+// empty page is an empty slice, never nil (JSON [] rather than null).
+func listPage[T any](partnerID string, limit int, check func(ve *ValidationError), fetch func(limit int) ([]T, error)) (*Page[T], error) {
+	if err := checkPartner(partnerID); err != nil {
+		return nil, err
 	}
-	if list == nil {
-		list = []T{}
+	ve := &ValidationError{}
+	limit = checkLimit(ve, limit)
+	if check != nil {
+		check(ve)
 	}
-	return list, false
+	if err := ve.orNil(); err != nil {
+		return nil, err
+	}
+	list, err := fetch(limit + 1)
+	if err != nil {
+		return nil, err
+	}
+	page := &Page[T]{Data: list, HasMore: len(list) > limit}
+	if page.HasMore {
+		page.Data = list[:limit]
+	}
+	if page.Data == nil {
+		page.Data = []T{}
+	}
+	return page, nil
 }
 
 func checkLimit(ve *ValidationError, limit int) int {

@@ -111,22 +111,10 @@ func (s *Service) GetWebhookEndpoint(ctx context.Context, partnerID, id string) 
 
 // ListWebhookEndpoints pages through the partner's endpoints, oldest first.
 func (s *Service) ListWebhookEndpoints(ctx context.Context, partnerID string, p ListEndpointsParams) (*EndpointPage, error) {
-	if err := checkPartner(partnerID); err != nil {
-		return nil, err
-	}
-	ve := &ValidationError{}
-	limit := checkLimit(ve, p.Limit)
-	if err := ve.orNil(); err != nil {
-		return nil, err
-	}
-	p.Limit = limit + 1
-	list, err := s.store.ListEndpoints(ctx, partnerID, p)
-	if err != nil {
-		return nil, err
-	}
-	page := &EndpointPage{}
-	page.Data, page.HasMore = trimPage(list, limit)
-	return page, nil
+	return listPage(partnerID, p.Limit, nil, func(limit int) ([]*WebhookEndpoint, error) {
+		p.Limit = limit
+		return s.store.ListEndpoints(ctx, partnerID, p)
+	})
 }
 
 // mutateEndpoint applies fn to a fresh read of an endpoint and saves it (compare-and-set,

@@ -1,7 +1,9 @@
 package bunstore
 
 import (
+	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -172,4 +174,50 @@ func placeholders(n int) string {
 		b = append(b, '?')
 	}
 	return string(b)
+}
+
+// selectQuery is a SELECT whose conditions depend on a filter: where adds those that
+// apply, all joined with AND, and all runs it.
+type selectQuery struct {
+	b    strings.Builder
+	args []any
+}
+
+// selectFrom starts a SELECT of cols from table.
+func selectFrom(cols, table string) *selectQuery {
+	s := &selectQuery{args: make([]any, 0, 8)}
+	s.b.WriteString(`SELECT ` + cols + ` FROM ` + table + ` WHERE TRUE`)
+	return s
+}
+
+// where adds cond (with a ? per arg) when on.
+func (s *selectQuery) where(on bool, cond string, args ...any) *selectQuery {
+	if on {
+		s.b.WriteString(` AND ` + cond)
+		s.args = append(s.args, args...)
+	}
+	return s
+}
+
+// all runs the query ordered by orderBy, at most limit rows (0: no limit), and scans
+// every row.
+func all[T any](ctx context.Context, q *queries, s *selectQuery, orderBy string, limit int, scan func(rowScanner) (*T, error)) ([]*T, error) {
+	s.b.WriteString(` ORDER BY ` + orderBy)
+	if limit > 0 {
+		s.b.WriteString(` LIMIT ?`)
+		s.args = append(s.args, limit)
+	}
+	rows, err := q.db.QueryContext(ctx, s.b.String(), s.args...)
+	return collect(rows, err, scan)
+}
+
+// found turns a single-row read's "no rows" into ErrNotFound naming what and id.
+func found[T any](v *T, err error, what, id string) (*T, error) {
+	if errors.Is(err, errNoRows) {
+		return nil, notFound(what, id)
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	return v, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/taxid"
@@ -124,13 +123,7 @@ const getCustomerSQL = `SELECT ` + customerCols + ` FROM customers WHERE id = ? 
 // GetCustomer implements onboarding.Queries.
 func (q *queries) GetCustomer(ctx context.Context, partnerID, id string) (*onboarding.Customer, error) {
 	c, err := scanCustomer(q.db.QueryRowContext(ctx, getCustomerSQL, id, partnerID))
-	if err != nil {
-		if errors.Is(err, errNoRows) {
-			return nil, notFound("customer", id)
-		}
-		return nil, translate(err)
-	}
-	return c, nil
+	return found(c, err, "customer", id)
 }
 
 const (
@@ -202,48 +195,26 @@ func (q *queries) findCustomerID(ctx context.Context, partnerID, externalID, tax
 // strictly after the StartingAfter customer in the requested order, and none when that
 // customer does not exist for the partner.
 func (q *queries) ListCustomers(ctx context.Context, partnerID string, f onboarding.ListCustomersParams) ([]*onboarding.Customer, error) {
-	var b strings.Builder
-	args := make([]any, 0, 8)
-	b.WriteString(`SELECT ` + customerCols + ` FROM customers WHERE partner_id = ?`)
-	args = append(args, partnerID)
-	if f.ExternalID != "" {
-		b.WriteString(` AND external_id = ?`)
-		args = append(args, f.ExternalID)
-	}
-	if f.CPF != "" {
-		b.WriteString(` AND cpf = ?`)
-		args = append(args, f.CPF)
-	}
-	if f.Status != "" {
-		b.WriteString(` AND status = ?`)
-		args = append(args, string(f.Status))
-	}
+	s := selectFrom(customerCols, `customers`).
+		where(true, `partner_id = ?`, partnerID).
+		where(f.ExternalID != "", `external_id = ?`, f.ExternalID).
+		where(f.CPF != "", `cpf = ?`, f.CPF).
+		where(f.Status != "", `status = ?`, string(f.Status))
+	// Keyset pagination on (updated_at, id) or id, in either direction.
 	byUpdated := f.Sort == "updated_at"
-	desc := f.Order != "asc"
-	cmp := " > "
-	dir := " ASC"
-	if desc {
-		cmp, dir = " < ", " DESC"
+	cmp, dir := ` > `, ` ASC`
+	if f.Order != "asc" {
+		cmp, dir = ` < `, ` DESC`
 	}
-	if f.StartingAfter != "" {
-		if byUpdated {
-			b.WriteString(` AND (updated_at, id)` + cmp + `(SELECT updated_at, id FROM customers WHERE id = ? AND partner_id = ?)`)
-		} else {
-			b.WriteString(` AND id` + cmp + `(SELECT id FROM customers WHERE id = ? AND partner_id = ?)`)
-		}
-		args = append(args, f.StartingAfter, partnerID)
-	}
+	s.where(f.StartingAfter != "" && byUpdated,
+		`(updated_at, id)`+cmp+`(SELECT updated_at, id FROM customers WHERE id = ? AND partner_id = ?)`, f.StartingAfter, partnerID)
+	s.where(f.StartingAfter != "" && !byUpdated,
+		`id`+cmp+`(SELECT id FROM customers WHERE id = ? AND partner_id = ?)`, f.StartingAfter, partnerID)
+	orderBy := `id` + dir
 	if byUpdated {
-		b.WriteString(` ORDER BY updated_at` + dir + `, id` + dir)
-	} else {
-		b.WriteString(` ORDER BY id` + dir)
+		orderBy = `updated_at` + dir + `, id` + dir
 	}
-	if f.Limit > 0 {
-		b.WriteString(` LIMIT ?`)
-		args = append(args, f.Limit)
-	}
-	rows, err := q.db.QueryContext(ctx, b.String(), args...)
-	return collect(rows, err, scanCustomer)
+	return all(ctx, q, s, orderBy, f.Limit, scanCustomer)
 }
 
 const updateCustomerSQL = `UPDATE customers SET cpf = ?, cnpj = ?, tax_key = ?, name = ?, email = ?, phone = ?,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/onboardkit/onboarding"
@@ -39,11 +38,8 @@ func (q *queries) InsertDocument(ctx context.Context, d *onboarding.Document) er
 
 // GetDocument implements onboarding.Queries.
 func (q *queries) GetDocument(ctx context.Context, partnerID, id string) (*onboarding.Document, error) {
-	d, err := scanDocument(q.db.QueryRowContext(ctx, `SELECT `+documentCols+` FROM documents WHERE id = ? AND partner_id = ?`, id, partnerID))
-	if errors.Is(err, errNoRows) {
-		return nil, notFound("document", id)
-	}
-	return d, translate(err)
+	v, err := scanDocument(q.db.QueryRowContext(ctx, `SELECT `+documentCols+` FROM documents WHERE id = ? AND partner_id = ?`, id, partnerID))
+	return found(v, err, "document", id)
 }
 
 // ListDocuments implements onboarding.Queries: oldest (lowest ID) first.
@@ -116,41 +112,19 @@ func (q *queries) InsertOffer(ctx context.Context, o *onboarding.CreditOffer) er
 
 // GetOffer implements onboarding.Queries.
 func (q *queries) GetOffer(ctx context.Context, partnerID, id string) (*onboarding.CreditOffer, error) {
-	o, err := scanOffer(q.db.QueryRowContext(ctx, `SELECT `+offerCols+` FROM credit_offers WHERE id = ? AND partner_id = ?`, id, partnerID))
-	if errors.Is(err, errNoRows) {
-		return nil, notFound("credit offer", id)
-	}
-	return o, translate(err)
+	v, err := scanOffer(q.db.QueryRowContext(ctx, `SELECT `+offerCols+` FROM credit_offers WHERE id = ? AND partner_id = ?`, id, partnerID))
+	return found(v, err, "credit offer", id)
 }
 
 // ListOffers implements onboarding.Queries: newest (highest ID) first, keyset on the ID.
 func (q *queries) ListOffers(ctx context.Context, partnerID string, f onboarding.ListOffersParams) ([]*onboarding.CreditOffer, error) {
-	var b strings.Builder
-	args := make([]any, 0, 5)
-	b.WriteString(`SELECT ` + offerCols + ` FROM credit_offers WHERE partner_id = ?`)
-	args = append(args, partnerID)
-	if f.CustomerID != "" {
-		b.WriteString(` AND customer_id = ?`)
-		args = append(args, f.CustomerID)
-	}
-	if f.Status != "" {
-		b.WriteString(` AND status = ?`)
-		args = append(args, string(f.Status))
-	}
-	if !f.IncludeHeld {
-		b.WriteString(` AND released_at IS NOT NULL`)
-	}
-	if f.StartingAfter != "" {
-		b.WriteString(` AND id < ?`)
-		args = append(args, f.StartingAfter)
-	}
-	b.WriteString(` ORDER BY id DESC`)
-	if f.Limit > 0 {
-		b.WriteString(` LIMIT ?`)
-		args = append(args, f.Limit)
-	}
-	rows, err := q.db.QueryContext(ctx, b.String(), args...)
-	return collect(rows, err, scanOffer)
+	s := selectFrom(offerCols, `credit_offers`).
+		where(true, `partner_id = ?`, partnerID).
+		where(f.CustomerID != "", `customer_id = ?`, f.CustomerID).
+		where(f.Status != "", `status = ?`, string(f.Status)).
+		where(!f.IncludeHeld, `released_at IS NOT NULL`).
+		where(f.StartingAfter != "", `id < ?`, f.StartingAfter)
+	return all(ctx, q, s, `id DESC`, f.Limit, scanOffer)
 }
 
 const updateOfferSQL = `UPDATE credit_offers SET external_id = ?, status = ?, approved_amount = ?, min_amount = ?,
@@ -207,42 +181,19 @@ func (q *queries) InsertEvent(ctx context.Context, e *onboarding.Event) error {
 
 // GetEvent implements onboarding.Queries (any partner).
 func (q *queries) GetEvent(ctx context.Context, id string) (*onboarding.Event, error) {
-	e, err := scanEvent(q.db.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = ?`, id))
-	if errors.Is(err, errNoRows) {
-		return nil, notFound("event", id)
-	}
-	return e, translate(err)
+	v, err := scanEvent(q.db.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = ?`, id))
+	return found(v, err, "event", id)
 }
 
 // ListEvents implements onboarding.Queries: oldest (lowest ID) first, keyset on the ID.
 func (q *queries) ListEvents(ctx context.Context, partnerID string, f onboarding.ListEventsParams) ([]*onboarding.Event, error) {
-	var b strings.Builder
-	args := make([]any, 0, 5)
-	b.WriteString(`SELECT ` + eventCols + ` FROM events WHERE partner_id = ?`)
-	args = append(args, partnerID)
-	if f.CustomerID != "" {
-		b.WriteString(` AND customer_id = ?`)
-		args = append(args, f.CustomerID)
-	}
-	if f.Type != "" {
-		b.WriteString(` AND type = ?`)
-		args = append(args, string(f.Type))
-	}
-	if !f.CreatedFrom.IsZero() {
-		b.WriteString(` AND created_at >= ?`)
-		args = append(args, q.ts(f.CreatedFrom))
-	}
-	if f.StartingAfter != "" {
-		b.WriteString(` AND id > ?`)
-		args = append(args, f.StartingAfter)
-	}
-	b.WriteString(` ORDER BY id`)
-	if f.Limit > 0 {
-		b.WriteString(` LIMIT ?`)
-		args = append(args, f.Limit)
-	}
-	rows, err := q.db.QueryContext(ctx, b.String(), args...)
-	return collect(rows, err, scanEvent)
+	s := selectFrom(eventCols, `events`).
+		where(true, `partner_id = ?`, partnerID).
+		where(f.CustomerID != "", `customer_id = ?`, f.CustomerID).
+		where(f.Type != "", `type = ?`, string(f.Type)).
+		where(!f.CreatedFrom.IsZero(), `created_at >= ?`, q.ts(f.CreatedFrom)).
+		where(f.StartingAfter != "", `id > ?`, f.StartingAfter)
+	return all(ctx, q, s, `id`, f.Limit, scanEvent)
 }
 
 // ---- idempotency keys ----

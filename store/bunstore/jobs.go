@@ -56,37 +56,17 @@ func (q *queries) InsertJob(ctx context.Context, j *onboarding.Job) error {
 
 // GetJob implements onboarding.Queries.
 func (q *queries) GetJob(ctx context.Context, id string) (*onboarding.Job, error) {
-	j, err := scanJob(q.db.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = ?`, id))
-	if errors.Is(err, errNoRows) {
-		return nil, notFound("job", id)
-	}
-	return j, translate(err)
+	v, err := scanJob(q.db.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = ?`, id))
+	return found(v, err, "job", id)
 }
 
 // ListJobs implements onboarding.Queries: oldest (lowest ID) first.
 func (q *queries) ListJobs(ctx context.Context, f onboarding.ListJobsParams) ([]*onboarding.Job, error) {
-	var b strings.Builder
-	args := make([]any, 0, 4)
-	b.WriteString(`SELECT ` + jobCols + ` FROM jobs WHERE TRUE`)
-	if f.CustomerID != "" {
-		b.WriteString(` AND customer_id = ?`)
-		args = append(args, f.CustomerID)
-	}
-	if f.Kind != "" {
-		b.WriteString(` AND kind = ?`)
-		args = append(args, string(f.Kind))
-	}
-	if f.State != "" {
-		b.WriteString(` AND state = ?`)
-		args = append(args, string(f.State))
-	}
-	b.WriteString(` ORDER BY id`)
-	if f.Limit > 0 {
-		b.WriteString(` LIMIT ?`)
-		args = append(args, f.Limit)
-	}
-	rows, err := q.db.QueryContext(ctx, b.String(), args...)
-	return collect(rows, err, scanJob)
+	s := selectFrom(jobCols, `jobs`).
+		where(f.CustomerID != "", `customer_id = ?`, f.CustomerID).
+		where(f.Kind != "", `kind = ?`, string(f.Kind)).
+		where(f.State != "", `state = ?`, string(f.State))
+	return all(ctx, q, s, `id`, f.Limit, scanJob)
 }
 
 // claimableSQL selects the IDs of claimable jobs. The first conjunct repeats the predicate

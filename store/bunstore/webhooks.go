@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/onboardkit/onboarding"
@@ -103,34 +102,17 @@ func (q *queries) InsertEndpoint(ctx context.Context, e *onboarding.WebhookEndpo
 
 // GetEndpoint implements onboarding.WebhookQueries.
 func (q *queries) GetEndpoint(ctx context.Context, partnerID, id string) (*onboarding.WebhookEndpoint, error) {
-	e, err := scanEndpoint(q.db.QueryRowContext(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE id = ? AND partner_id = ?`, id, partnerID))
-	if errors.Is(err, errNoRows) {
-		return nil, notFound("webhook endpoint", id)
-	}
-	return e, translate(err)
+	v, err := scanEndpoint(q.db.QueryRowContext(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE id = ? AND partner_id = ?`, id, partnerID))
+	return found(v, err, "webhook endpoint", id)
 }
 
 // ListEndpoints implements onboarding.WebhookQueries: oldest (lowest ID) first.
 func (q *queries) ListEndpoints(ctx context.Context, partnerID string, f onboarding.ListEndpointsParams) ([]*onboarding.WebhookEndpoint, error) {
-	var b strings.Builder
-	args := make([]any, 0, 4)
-	b.WriteString(`SELECT ` + endpointCols + ` FROM webhook_endpoints WHERE partner_id = ?`)
-	args = append(args, partnerID)
-	if f.Status != "" {
-		b.WriteString(` AND status = ?`)
-		args = append(args, string(f.Status))
-	}
-	if f.StartingAfter != "" {
-		b.WriteString(` AND id > ?`)
-		args = append(args, f.StartingAfter)
-	}
-	b.WriteString(` ORDER BY id`)
-	if f.Limit > 0 {
-		b.WriteString(` LIMIT ?`)
-		args = append(args, f.Limit)
-	}
-	rows, err := q.db.QueryContext(ctx, b.String(), args...)
-	return collect(rows, err, scanEndpoint)
+	s := selectFrom(endpointCols, `webhook_endpoints`).
+		where(true, `partner_id = ?`, partnerID).
+		where(f.Status != "", `status = ?`, string(f.Status)).
+		where(f.StartingAfter != "", `id > ?`, f.StartingAfter)
+	return all(ctx, q, s, `id`, f.Limit, scanEndpoint)
 }
 
 // UpdateEndpoint implements onboarding.WebhookQueries: compare-and-set on the version.
@@ -194,10 +176,7 @@ func (q *queries) InsertDelivery(ctx context.Context, d *onboarding.Delivery) er
 // GetDelivery implements onboarding.WebhookQueries.
 func (q *queries) GetDelivery(ctx context.Context, partnerID, id string) (*onboarding.Delivery, error) {
 	d, err := scanDelivery(q.db.QueryRowContext(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries WHERE id = ? AND partner_id = ?`, id, partnerID))
-	if errors.Is(err, errNoRows) {
-		return nil, notFound("delivery", id)
-	}
-	return d, translate(err)
+	return found(d, err, "delivery", id)
 }
 
 // UpdateDelivery implements onboarding.WebhookQueries. The endpoint, event and creation
@@ -213,33 +192,13 @@ last_error = ?, next_attempt_at = ?, delivered_at = ?, updated_at = ? WHERE id =
 // ListDeliveries implements onboarding.WebhookQueries: newest (highest ID) first, keyset
 // on the ID.
 func (q *queries) ListDeliveries(ctx context.Context, partnerID string, f onboarding.ListDeliveriesParams) ([]*onboarding.Delivery, error) {
-	var b strings.Builder
-	args := make([]any, 0, 6)
-	b.WriteString(`SELECT ` + deliveryCols + ` FROM webhook_deliveries WHERE partner_id = ?`)
-	args = append(args, partnerID)
-	if f.EndpointID != "" {
-		b.WriteString(` AND endpoint_id = ?`)
-		args = append(args, f.EndpointID)
-	}
-	if f.EventID != "" {
-		b.WriteString(` AND event_id = ?`)
-		args = append(args, f.EventID)
-	}
-	if f.Status != "" {
-		b.WriteString(` AND status = ?`)
-		args = append(args, string(f.Status))
-	}
-	if f.StartingAfter != "" {
-		b.WriteString(` AND id < ?`)
-		args = append(args, f.StartingAfter)
-	}
-	b.WriteString(` ORDER BY id DESC`)
-	if f.Limit > 0 {
-		b.WriteString(` LIMIT ?`)
-		args = append(args, f.Limit)
-	}
-	rows, err := q.db.QueryContext(ctx, b.String(), args...)
-	return collect(rows, err, scanDelivery)
+	s := selectFrom(deliveryCols, `webhook_deliveries`).
+		where(true, `partner_id = ?`, partnerID).
+		where(f.EndpointID != "", `endpoint_id = ?`, f.EndpointID).
+		where(f.EventID != "", `event_id = ?`, f.EventID).
+		where(f.Status != "", `status = ?`, string(f.Status)).
+		where(f.StartingAfter != "", `id < ?`, f.StartingAfter)
+	return all(ctx, q, s, `id DESC`, f.Limit, scanDelivery)
 }
 
 // InsertDeliveryAttempt implements onboarding.WebhookQueries. The delivery must exist for
