@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,37 +23,13 @@ type bundle struct {
 	svc   *onboarding.Service
 	store *memstore.Store
 	blobs *sandbox.MemoryBlobStore
-	clock *fakeClock
-}
-
-// fakeClock is the Service's clock in tests; HTTP handlers read it from other goroutines.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	clock *onboardingtest.Clock
 }
 
 func setup(t *testing.T, opts *onboarding.Options) *bundle {
 	t.Helper()
 	b := &bundle{store: memstore.New(), blobs: sandbox.NewMemoryBlobStore(),
-		clock: &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}}
+		clock: onboardingtest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))}
 	if opts == nil {
 		opts = &onboarding.Options{}
 	}

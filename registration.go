@@ -183,12 +183,8 @@ func (s *Service) History(ctx context.Context, partnerID, customerID string) ([]
 
 // ListEvents returns the partner's outbox events, oldest first.
 func (s *Service) ListEvents(ctx context.Context, partnerID string, p ListEventsParams) ([]*Event, error) {
-	if err := checkPartner(partnerID); err != nil {
-		return nil, err
-	}
-	ve := &ValidationError{}
-	p.Limit = checkLimit(ve, p.Limit)
-	if err := ve.orNil(); err != nil {
+	var err error
+	if p.Limit, err = checkList(partnerID, p.Limit, nil); err != nil {
 		return nil, err
 	}
 	return s.store.ListEvents(ctx, partnerID, p)

@@ -175,15 +175,8 @@ type Page[T any] struct {
 // adds, fetches one row more than the limit to learn whether more remain, and trims. An
 // empty page is an empty slice, never nil (JSON [] rather than null).
 func listPage[T any](partnerID string, limit int, check func(ve *ValidationError), fetch func(limit int) ([]T, error)) (*Page[T], error) {
-	if err := checkPartner(partnerID); err != nil {
-		return nil, err
-	}
-	ve := &ValidationError{}
-	limit = checkLimit(ve, limit)
-	if check != nil {
-		check(ve)
-	}
-	if err := ve.orNil(); err != nil {
+	limit, err := checkList(partnerID, limit, check)
+	if err != nil {
 		return nil, err
 	}
 	list, err := fetch(limit + 1)
@@ -198,6 +191,20 @@ func listPage[T any](partnerID string, limit int, check func(ve *ValidationError
 		page.Data = []T{}
 	}
 	return page, nil
+}
+
+// checkList checks the partner, the page size (0: DefaultPageLimit) and what check adds
+// of a list call, and returns the page size.
+func checkList(partnerID string, limit int, check func(ve *ValidationError)) (int, error) {
+	if err := checkPartner(partnerID); err != nil {
+		return 0, err
+	}
+	ve := &ValidationError{}
+	limit = checkLimit(ve, limit)
+	if check != nil {
+		check(ve)
+	}
+	return limit, ve.orNil()
 }
 
 func checkLimit(ve *ValidationError, limit int) int {

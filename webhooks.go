@@ -192,12 +192,8 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, partnerID, id string,
 
 // ListDeliveries pages through the partner's deliveries, newest first.
 func (s *Service) ListDeliveries(ctx context.Context, partnerID string, p ListDeliveriesParams) ([]*Delivery, error) {
-	if err := checkPartner(partnerID); err != nil {
-		return nil, err
-	}
-	ve := &ValidationError{}
-	p.Limit = checkLimit(ve, p.Limit)
-	if err := ve.orNil(); err != nil {
+	var err error
+	if p.Limit, err = checkList(partnerID, p.Limit, nil); err != nil {
 		return nil, err
 	}
 	return s.store.ListDeliveries(ctx, partnerID, p)

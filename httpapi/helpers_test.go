@@ -33,25 +33,6 @@ import (
 	"github.com/onboardkit/onboarding/taxid"
 )
 
-// fakeClock is shared by the Service and the handler; handlers read it from their own
-// goroutines.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // Test clients: two partners, acme with two credentials.
 const (
 	acmeClient    = "acme-client-1"
@@ -112,7 +93,7 @@ type env struct {
 	t      testing.TB
 	svc    *onboarding.Service
 	store  onboarding.Store
-	clock  *fakeClock
+	clock  *onboardingtest.Clock
 	srv    *httptest.Server
 	client *http.Client
 	base   string // server URL + "/v3"
@@ -145,7 +126,7 @@ func setup(t testing.TB, store onboarding.Store, svcOpts *onboarding.Options, ap
 	if store == nil {
 		store = memstore.New()
 	}
-	e := &env{t: t, store: store, clock: &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)},
+	e := &env{t: t, store: store, clock: onboardingtest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)),
 		logs: &syncBuffer{}, tokens: map[string]string{}}
 	if svcOpts == nil {
 		svcOpts = &onboarding.Options{}

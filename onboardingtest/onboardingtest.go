@@ -3,7 +3,9 @@
 package onboardingtest
 
 import (
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/sandbox"
@@ -26,4 +28,36 @@ func NewService(tb testing.TB, store onboarding.Store, opts *onboarding.Options)
 		tb.Fatalf("onboarding.New: %v", err)
 	}
 	return svc
+}
+
+// Clock is a clock for Options.NowFunc that moves only when the test says: Now returns the
+// time last Set, plus what Add added since. It is safe for concurrent use (HTTP handlers
+// and workers read it from their own goroutines).
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a Clock reading t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Set makes the clock read t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// Add moves the clock by d.
+func (c *Clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
