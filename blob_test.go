@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/internal/testfiles"
 	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/store/memstore"
@@ -79,7 +80,7 @@ func TestUploadReaderIsDigester(t *testing.T) {
 	ctx := context.Background()
 	blobs := &digestCheck{BlobStore: sandbox.NewMemoryBlobStore()}
 	svc, cust := newDigestService(t, blobs)
-	jpg := []byte("\xff\xd8\xff\xe0 a tiny jpeg body \xff\xd9")
+	jpg := testfiles.JPEG("a tiny jpeg body")
 	doc, err := svc.UploadDocument(ctx, "p1", cust, onboarding.UploadParams{Type: onboarding.DocSelfie, Body: bytes.NewReader(jpg)})
 	require.NoError(t, err)
 	require.True(t, blobs.ok, "the reader handed to Put is an onboarding.Digester")

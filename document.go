@@ -65,6 +65,24 @@ type UploadRules struct {
 	MaxSizeByType map[DocumentType]int64
 	// FormatsByType overrides the accepted formats for some types.
 	FormatsByType map[DocumentType][]Format
+	// MaxImagePixels and MaxImageSide bound the dimensions a JPEG or PNG declares (0:
+	// DefaultMaxImagePixels, DefaultMaxImageSide); larger images are ErrImageTooLarge.
+	MaxImagePixels int64
+	MaxImageSide   int
+}
+
+func (u *UploadRules) maxImagePixels() int64 {
+	if u.MaxImagePixels > 0 {
+		return u.MaxImagePixels
+	}
+	return DefaultMaxImagePixels
+}
+
+func (u *UploadRules) maxImageSide() int {
+	if u.MaxImageSide > 0 {
+		return u.MaxImageSide
+	}
+	return DefaultMaxImageSide
 }
 
 // MaxSizeFor returns the size limit of type t: MaxSizeByType, else MaxSize, else the
@@ -110,8 +128,8 @@ func (u *UploadRules) validate() []error {
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: Uploads."+format, append([]any{ErrInvalidOptions}, args...)...))
 	}
-	if u.MaxSize < 0 {
-		bad("MaxSize must not be negative")
+	if u.MaxSize < 0 || u.MaxImagePixels < 0 || u.MaxImageSide < 0 {
+		bad("MaxSize, MaxImagePixels and MaxImageSide must not be negative")
 	}
 	for t, n := range u.MaxSizeByType {
 		if _, ok := documentTypeIndex[t]; !ok {
@@ -171,10 +189,17 @@ type verifyingReader struct {
 	h      hash.Hash
 	tail   []byte
 	err    error
+	// probe reads an image's declared dimensions, refused over maxPixels or maxSide.
+	probe     *imageProbe
+	maxPixels int64
+	maxSide   int
 }
 
-func newVerifyingReader(r io.Reader, format Format, limit int64) *verifyingReader {
-	return &verifyingReader{r: r, format: format, limit: limit, h: sha256.New(), tail: make([]byte, 0, 2*trailerWindow)}
+// newVerifyingReader checks r as a file of format within limit bytes and, for an image,
+// within the dimension limits of rules.
+func newVerifyingReader(r io.Reader, format Format, limit int64, rules *UploadRules) *verifyingReader {
+	return &verifyingReader{r: r, format: format, limit: limit, h: sha256.New(), tail: make([]byte, 0, 2*trailerWindow),
+		probe: newImageProbe(format), maxPixels: rules.maxImagePixels(), maxSide: rules.maxImageSide()}
 }
 
 func (v *verifyingReader) Read(p []byte) (int, error) {
@@ -195,11 +220,20 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 		}
 		v.h.Write(p[:n])
 		v.keepTail(p[:n])
+		v.probe.write(p[:n])
+		if perr := v.probe.check(v.maxPixels, v.maxSide); perr != nil {
+			v.err = perr
+			return 0, v.err
+		}
 	}
 	if err == io.EOF {
 		if v.n == 0 {
 			v.err = ErrEmptyFile
 			return n, v.err
+		}
+		if perr := v.probe.finish(); perr != nil {
+			v.err = perr
+			return 0, v.err
 		}
 		if !hasTrailer(v.format, v.tail) {
 			v.err = fmt.Errorf("%w: %s has no end marker", ErrTruncatedFile, v.format)

@@ -39,6 +39,10 @@ var (
 	// ErrEmptyFile is returned for an upload with no bytes or no file at all.
 	ErrEmptyFile = errors.New("onboarding: empty file")
 
+	// ErrImageTooLarge is returned when a JPEG or PNG declares more pixels than
+	// UploadRules allow: a small file may decode into gigabytes (a decompression bomb).
+	ErrImageTooLarge = errors.New("onboarding: image too large")
+
 	// ErrTruncatedFile is returned when a file ends before its format's end marker
 	// (a PDF without %%EOF, a JPEG without EOI, a PNG without IEND).
 	ErrTruncatedFile = errors.New("onboarding: truncated file")

@@ -81,7 +81,7 @@ func (s *Service) UploadDocument(ctx context.Context, partnerID, customerID stri
 		CreatedAt: now, UpdatedAt: now,
 	}
 	doc.Key = DocumentKey(partnerID, c.ID, doc.ID)
-	vr := newVerifyingReader(br, format, s.uploads.MaxSizeFor(docType))
+	vr := newVerifyingReader(br, format, s.uploads.MaxSizeFor(docType), &s.uploads)
 	if err := s.blobs.Put(ctx, doc.Key, vr, format); err != nil {
 		s.deleteBlob(ctx, doc.Key)
 		if vr.err != nil && vr.err != io.EOF {

@@ -112,6 +112,9 @@ func (a *api) toProblem(err error, rc *reqCtx) *problem {
 			detail: clean(err) + ".", fields: []onboarding.FieldError{{Param: "type", Code: "document_type_not_required", Detail: clean(err)}}}
 	case errors.Is(err, onboarding.ErrFileTooLarge):
 		return &problem{status: http.StatusRequestEntityTooLarge, code: "file_too_large", param: "file", detail: clean(err) + "."}
+	case errors.Is(err, onboarding.ErrImageTooLarge):
+		return &problem{status: http.StatusUnsupportedMediaType, code: "image_too_large", param: "file",
+			detail: clean(err) + ". Send a smaller image."}
 	case errors.Is(err, onboarding.ErrUnsupportedFormat), errors.Is(err, onboarding.ErrTruncatedFile):
 		return &problem{status: http.StatusUnsupportedMediaType, code: "unsupported_format", param: "file",
 			detail: clean(err) + ". Send a complete PDF, JPEG or PNG accepted for the document type."}

@@ -39,6 +39,8 @@ func TestUploadErrors(t *testing.T) {
 	up(field("type", "ccmei"), filePart("file", "a.pdf", []byte("hello, I am a text file"))).problem(t, 415, "unsupported_format")
 	up(field("type", "ccmei"), filePart("file", "a.pdf", pdf[:len(pdf)-8])).problem(t, 415, "unsupported_format")
 	up(field("type", "selfie"), filePart("file", "s.pdf", pdf)).problem(t, 415, "unsupported_format")
+	// A small PNG declaring 60000×60000 pixels: a decompression bomb, refused unread.
+	up(field("type", "selfie"), filePart("file", "s.png", testfiles.PNGSized("bomb", 60000, 60000))).problem(t, 415, "image_too_large")
 
 	// 400 missing_file: no file part, an empty file.
 	up(field("type", "ccmei")).problem(t, 400, "missing_file")
