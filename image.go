@@ -21,9 +21,9 @@ const (
 // holds at most a few bytes.
 type imageProbe struct {
 	format Format
-	state  int   // JPEG: probeMarker, probeLength, probeFrame, probeSkip
-	marker byte  // the JPEG segment being read
-	skip   int   // JPEG segment bytes still to skip
+	state  int  // JPEG: probeMarker, probeLength, probeFrame, probeSkip
+	marker byte // the JPEG segment being read
+	skip   int  // JPEG segment bytes still to skip
 	buf    []byte
 	n      int64 // bytes seen
 	done   bool
