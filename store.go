@@ -105,6 +105,13 @@ type Queries interface {
 	// ErrNotFound when no dead job has that ID.
 	ReplayJob(ctx context.Context, id string, now time.Time) error
 
+	// LockPartner serializes, until the end of the caller's transaction, the units of work
+	// of partnerID that take the same scope: a rule such as "at most N endpoints per
+	// partner" counts and inserts under it, and a concurrent unit of work waits instead of
+	// counting the same rows. Outside InTx it locks nothing. Stores whose transactions
+	// already run one at a time (SQLite's single writer, memstore) may do nothing.
+	LockPartner(ctx context.Context, partnerID, scope string) error
+
 	// PruneJobs deletes up to limit completed jobs that finished before `before`, and says
 	// how many. Dead jobs are kept for their operator.
 	PruneJobs(ctx context.Context, before time.Time, limit int) (int, error)

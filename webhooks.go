@@ -88,14 +88,22 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, partnerID string, p
 	}
 	// Every event is fanned out to every endpoint in the emitting transaction: the number
 	// of endpoints bounds that work (and what a partner can aim at someone else's server).
-	existing, err := s.store.ListEndpoints(ctx, partnerID, ListEndpointsParams{Limit: MaxEndpointsPerPartner})
+	// The count and the insert share a partner lock, so concurrent creations cannot all
+	// see room for one more.
+	err = s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+		if err := q.LockPartner(ctx, partnerID, "webhook_endpoints"); err != nil {
+			return err
+		}
+		existing, err := q.ListEndpoints(ctx, partnerID, ListEndpointsParams{Limit: MaxEndpointsPerPartner})
+		if err != nil {
+			return err
+		}
+		if len(existing) >= MaxEndpointsPerPartner {
+			return invalid("url", CodeInvalidValue, "a partner may register at most "+strconv.Itoa(MaxEndpointsPerPartner)+" endpoints")
+		}
+		return q.InsertEndpoint(ctx, e)
+	})
 	if err != nil {
-		return nil, "", err
-	}
-	if len(existing) >= MaxEndpointsPerPartner {
-		return nil, "", invalid("url", CodeInvalidValue, "a partner may register at most "+strconv.Itoa(MaxEndpointsPerPartner)+" endpoints")
-	}
-	if err := s.store.InsertEndpoint(ctx, e); err != nil {
 		return nil, "", err
 	}
 	return e, secret, nil

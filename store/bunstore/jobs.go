@@ -243,3 +243,14 @@ func affected(res sql.Result, err error) (int, error) {
 	n, err := res.RowsAffected()
 	return int(n), translate(err)
 }
+
+// LockPartner implements onboarding.Queries. On PostgreSQL it takes a transaction-scoped
+// advisory lock on the partner and scope; SQLite's transactions begin IMMEDIATE and take
+// the database's one write lock, which already serializes them.
+func (q *queries) LockPartner(ctx context.Context, partnerID, scope string) error {
+	if !q.pg {
+		return nil
+	}
+	_, err := q.db.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, "onboarding:"+scope+":"+partnerID)
+	return translate(err)
+}

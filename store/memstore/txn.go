@@ -562,3 +562,7 @@ func (t *txn) PruneIdempotencyKeys(_ context.Context, before time.Time, n int) (
 	}
 	return len(victims), nil
 }
+
+// LockPartner implements onboarding.Queries: memstore's transactions already run one at a
+// time, so there is nothing more to lock.
+func (t *txn) LockPartner(context.Context, string, string) error { return nil }

@@ -63,6 +63,8 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"ServiceConcurrentReviews", testServiceConcurrentReviews},
 		{"JobListener", testJobListener},
 		{"SingleWriter", testSingleWriter},
+		{"PartnerLock", testPartnerLock},
+		{"ServiceEndpointCap", testServiceEndpointCap},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -335,3 +335,9 @@ func (ac *AutoCommit) ListDeliveryAttempts(ctx context.Context, partnerID, deliv
 	defer done()
 	return q.ListDeliveryAttempts(ctx, partnerID, deliveryID)
 }
+
+// LockPartner implements onboarding.Queries: a write (a lock outside a transaction holds
+// nothing, but the write path is where a store's transactions are).
+func (ac *AutoCommit) LockPartner(ctx context.Context, partnerID, scope string) error {
+	return ac.Write(ctx, func(q onboarding.Queries) error { return q.LockPartner(ctx, partnerID, scope) })
+}
