@@ -45,7 +45,7 @@ func testPartnerLock(t *testing.T, s onboarding.Store) {
 				}
 				return q.InsertEndpoint(ctx, &onboarding.WebhookEndpoint{Endpoint: webhook.Endpoint{ID: id, PartnerID: "p1",
 					URL: "https://example.com/" + strconv.Itoa(i), Events: []string{}, Status: webhook.EndpointActive,
-					Secrets: []webhook.Secret{{Value: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", CreatedAt: base}},
+					Secrets:   []webhook.Secret{{Value: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", CreatedAt: base}},
 					CreatedAt: base, UpdatedAt: base}})
 			})
 		}()
