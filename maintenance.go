@@ -76,9 +76,9 @@ func (s *Service) sweep(ctx context.Context, j *Job, _ sweepBlobsArgs) error {
 		s.log.InfoContext(ctx, "onboarding: swept orphaned document blobs", "deleted", n)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		// The lease ran out on a large bucket: what was swept stays swept, and the next
+		// The job timed out on a large bucket: what was swept stays swept, and the next
 		// hour's run (in another order) goes on.
-		s.log.InfoContext(ctx, "onboarding: blob sweep cut short by its lease; the next run goes on")
+		s.log.InfoContext(ctx, "onboarding: blob sweep cut short by its timeout; the next run goes on")
 		err = nil
 	}
 	if err != nil {

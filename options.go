@@ -57,9 +57,13 @@ type Options struct {
 	// PollInterval is how often Run looks for work it was not woken for (jobs enqueued by
 	// other replicas, retries coming due). Default DefaultPollInterval.
 	PollInterval time.Duration
-	// JobLease is how long a claimed job stays with its worker; a job still running then
-	// may be claimed by another. Default DefaultJobLease.
+	// JobLease is how long a claimed job stays with its worker without a heartbeat: a
+	// running job extends it every third of it, so a replica that dies has its jobs taken
+	// over within a lease. Default DefaultJobLease.
 	JobLease time.Duration
+	// JobTimeout bounds one run of a job (its handler's context). Default
+	// DefaultJobTimeout.
+	JobTimeout time.Duration
 	// JobRetention is how long completed jobs are kept before the hourly prune deletes
 	// them. Default DefaultJobRetention.
 	JobRetention time.Duration
@@ -74,10 +78,12 @@ const (
 	DefaultWorkers = 4
 	// DefaultPollInterval is how often Run looks for work it was not woken for.
 	DefaultPollInterval = time.Second
-	// DefaultJobLease is how long a claimed job stays with its worker.
-	DefaultJobLease = time.Minute
-	// MinJobLease is the shortest lease Options.JobLease may set: a job's handler runs on a
-	// context that ends with its lease.
+	// DefaultJobLease is how long a claimed job stays with its worker between heartbeats.
+	DefaultJobLease = 15 * time.Second
+	// DefaultJobTimeout bounds one run of a job.
+	DefaultJobTimeout = time.Minute
+	// MinJobLease is the shortest lease Options.JobLease may set: the heartbeat renews it
+	// every third of it.
 	MinJobLease = time.Second
 	// DefaultJobRetention is how long completed jobs are kept.
 	DefaultJobRetention = 7 * 24 * time.Hour
@@ -113,6 +119,9 @@ func (o *Options) Validate() error {
 	}
 	if o.JobLease < 0 || o.JobLease > 0 && o.JobLease < MinJobLease {
 		bad("JobLease must be at least %s", MinJobLease)
+	}
+	if o.JobTimeout < 0 {
+		bad("JobTimeout must not be negative")
 	}
 	if o.JobRetention < 0 {
 		bad("JobRetention must not be negative")

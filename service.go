@@ -37,6 +37,7 @@ type Service struct {
 	workers    int
 	poll       time.Duration
 	lease      time.Duration
+	jobTimeout time.Duration
 	workerID   string
 	wake       chan struct{}
 
@@ -65,7 +66,7 @@ func New(store Store, opts *Options) (*Service, error) {
 	s := &Service{store: store, now: opts.NowFunc, log: opts.Logger, policy: opts.Policy,
 		registry: opts.Registry, blobs: opts.Blobs, uploads: opts.Uploads,
 		scorer: opts.Scorer, publisher: opts.Publisher, workers: opts.Workers, poll: opts.PollInterval,
-		lease: opts.JobLease, workerID: opts.WorkerID, wake: make(chan struct{}, 1),
+		lease: opts.JobLease, jobTimeout: opts.JobTimeout, workerID: opts.WorkerID, wake: make(chan struct{}, 1),
 		sender: opts.WebhookSender, allowPrivateWebhooks: opts.AllowPrivateWebhooks,
 		reviewer: opts.Reviewer, biometrics: opts.Biometrics, holdOffers: opts.HoldOffersUntilActive,
 		retention: opts.JobRetention, jobs: map[JobKind]handler{}}
@@ -90,6 +91,9 @@ func New(store Store, opts *Options) (*Service, error) {
 	}
 	if s.lease == 0 {
 		s.lease = DefaultJobLease
+	}
+	if s.jobTimeout == 0 {
+		s.jobTimeout = DefaultJobTimeout
 	}
 	if s.retention == 0 {
 		s.retention = DefaultJobRetention

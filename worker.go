@@ -107,10 +107,12 @@ func (s *Service) Work(ctx context.Context) (int, error) {
 }
 
 // work runs one claimed job and records a failure. The job runs on a context that outlives
-// ctx by at most the lease, so a shutdown lets it finish.
+// ctx by at most JobTimeout, so a shutdown lets it finish, and its lease is extended while
+// it runs.
 func (s *Service) work(ctx context.Context, j *Job) {
-	jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lease)
+	jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.jobTimeout)
 	defer cancel()
+	defer s.heartbeat(jctx, cancel, j)()
 	jctx = context.WithValue(jctx, parentRunAtKey{}, j.RunAt)
 	h := s.jobs[j.Kind]
 	var err error
@@ -136,6 +138,48 @@ func (s *Service) work(ctx context.Context, j *Job) {
 	// another worker) or a race the handler lost (then the job is retried soon).
 	if ferr := s.store.FailJob(jctx, j.ID, s.workerID, now, f); ferr != nil && !errors.Is(ferr, ErrConcurrentUpdate) {
 		s.log.ErrorContext(ctx, "onboarding: record job failure", "job", j.ID, "error", ferr)
+	}
+}
+
+// heartbeat extends j's lease every third of it while the job runs, so that a short lease
+// suffices for a long job and a dead replica's jobs are taken over within a lease. A lost
+// lease (another worker took the job) cancels the job's context. The returned func stops
+// it.
+func (s *Service) heartbeat(ctx context.Context, cancel context.CancelFunc, j *Job) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(s.lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			err := s.store.ExtendJobLease(ctx, j.ID, s.workerID, s.clock().Add(s.lease))
+			select {
+			case <-done: // the job finished (and completed itself) meanwhile
+				return
+			default:
+			}
+			if errors.Is(err, ErrConcurrentUpdate) {
+				s.log.WarnContext(ctx, "onboarding: job lease lost; stopping the job", "job", j.ID, "kind", j.Kind)
+				cancel()
+				return
+			}
+			if err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "onboarding: extend job lease", "job", j.ID, "error", err)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
 	}
 }
 

@@ -3,7 +3,9 @@ package onboarding_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/scoring"
+	"github.com/onboardkit/onboarding/store/memstore"
 )
 
 // recorder is a Publisher that remembers what it got.
@@ -82,4 +85,51 @@ func TestJobArgumentsThatDoNotDecodeAreDead(t *testing.T) {
 		assert.Equal(t, 1, got.Attempt, "%s: not retried", args)
 		assert.Contains(t, got.LastError, "arguments", args)
 	}
+}
+
+// A job that runs longer than its lease keeps it by heartbeats: a second replica polling
+// all along never takes it over, and the analysis runs once.
+func TestHeartbeatKeepsALongJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := memstore.New()
+	var calls atomic.Int32
+	scorer := scoring.Func(func(ctx context.Context, r scoring.Request) (scoring.Decision, error) {
+		calls.Add(1)
+		select {
+		case <-time.After(3500 * time.Millisecond): // three and a half leases
+		case <-ctx.Done():
+			return scoring.Decision{}, ctx.Err()
+		}
+		return scoring.Sandbox{}.Score(ctx, r)
+	})
+	replica := func(id string) *onboarding.Service {
+		return onboardingtest.NewService(t, store, &onboarding.Options{Scorer: scorer, JobLease: time.Second,
+			PollInterval: 20 * time.Millisecond, WorkerID: id, Logger: slog.New(slog.DiscardHandler)})
+	}
+	a, b := replica("a"), replica("b")
+	c, _, err := a.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		stop()
+		wg.Wait()
+	}()
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = a.Run(runCtx) }()
+	require.Eventually(t, func() bool { return calls.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = b.Run(runCtx) }()
+
+	require.Eventually(t, func() bool {
+		page, err := a.ListCreditOffers(ctx, "p1", onboarding.ListOffersParams{CustomerID: c.ID})
+		return err == nil && len(page.Data) == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, int32(1), calls.Load(), "the job was never taken over")
+	jobs, err := store.ListJobs(ctx, onboarding.ListJobsParams{Kind: onboarding.JobCreditAnalysis, CustomerID: c.ID})
+	require.NoError(t, err)
+	require.Len(t, jobs, 1)
+	assert.Equal(t, onboarding.JobCompleted, jobs[0].State)
+	assert.Equal(t, 1, jobs[0].Attempt)
 }

@@ -191,9 +191,11 @@ func testCrash(t *testing.T, db *database) {
 	mu.Unlock()
 	delivered := len(rcv.OfType(webhook.EventCreditOfferAvailable))
 
-	// Restart on the same database, with the clock past the dead child's leases.
-	svc := newService(t, db.open(t), onboarding.Options{Scorer: scoring.Sandbox{}, WorkerID: "restarted",
-		NowFunc: func() time.Time { return time.Now().Add(childLease + time.Second) }})
+	// Restart on the same database, on the real clock: the jobs the child was running keep
+	// its lease until their last heartbeat's lease runs out, then the restarted Service
+	// takes them over.
+	killed := time.Now()
+	svc := newService(t, db.open(t), onboarding.Options{Scorer: scoring.Sandbox{}, WorkerID: "restarted"})
 	pending, err := svc.Store().ListJobs(context.Background(), onboarding.ListJobsParams{State: onboarding.JobAvailable})
 	require.NoError(t, err)
 	running, err := svc.Store().ListJobs(context.Background(), onboarding.ListJobsParams{State: onboarding.JobRunning})
@@ -202,6 +204,17 @@ func testCrash(t *testing.T, db *database) {
 	t.Logf("killed after %d committed registrations (%d in the database), %d offers delivered; %d jobs available, %d running",
 		len(seen), len(customers), delivered, len(pending), len(running))
 	run(t, svc)
+	require.Eventually(t, func() bool {
+		jobs, err := svc.Store().ListJobs(context.Background(), onboarding.ListJobsParams{State: onboarding.JobRunning})
+		require.NoError(t, err)
+		for _, j := range jobs {
+			if j.LockedBy == "crash-child" {
+				return false
+			}
+		}
+		return true
+	}, childLease+5*time.Second, 20*time.Millisecond, "the dead child's jobs are taken over within its lease")
+	t.Logf("the dead child's jobs were taken over %s after the kill (lease %s)", time.Since(killed).Round(100*time.Millisecond), childLease)
 
 	inDB := map[string]bool{}
 	for _, c := range customers {

@@ -76,7 +76,10 @@ func testPartnerLock(t *testing.T, s onboarding.Store) {
 	}))
 }
 
-var errFull = errors.New("full")
+var (
+	errFull     = errors.New("full")
+	errRollback = errors.New("roll back")
+)
 
 // testServiceEndpointCap: 40 concurrent creations of a partner's webhook endpoints give
 // exactly MaxEndpointsPerPartner.

@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Events", testEvents},
 		{"Jobs", testJobs},
 		{"JobLeaseExpiry", testJobLeaseExpiry},
+		{"ExtendJobLease", testExtendJobLease},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"WebhookQueries", testWebhookQueries},

@@ -1,0 +1,65 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/onboardkit/onboarding"
+)
+
+// testExtendJobLease: a worker's heartbeat keeps its job past the original lease; only the
+// holder may extend it, and a job that is no longer running cannot be extended.
+func testExtendJobLease(t *testing.T, s onboarding.Store) {
+	ctx := context.Background()
+	c := newCustomer(rng(t), "p1")
+	insertCustomer(t, s, c)
+	j := newJob(c, base)
+	require.NoError(t, s.InsertJob(ctx, j))
+	lease := 15 * time.Second
+	got, err := s.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w1", Limit: 1, Now: base, Lease: lease})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+
+	// Heartbeats every 5 s carry the lease far past its first end.
+	for beat := 1; beat <= 6; beat++ {
+		now := base.Add(time.Duration(beat) * 5 * time.Second)
+		require.NoError(t, s.ExtendJobLease(ctx, j.ID, "w1", now.Add(lease)))
+		stolen, err := s.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w2", Limit: 1, Now: now.Add(lease - time.Second), Lease: lease})
+		require.NoError(t, err)
+		require.Empty(t, stolen, "beat %d: a renewed lease is not claimable", beat)
+	}
+	stored, err := s.GetJob(ctx, j.ID)
+	require.NoError(t, err)
+	assert.Equal(t, base.Add(30*time.Second+lease), stored.LockedUntil)
+	assert.Equal(t, 1, stored.Attempt, "a heartbeat is not an attempt")
+
+	assert.ErrorIs(t, s.ExtendJobLease(ctx, j.ID, "w2", base.Add(time.Hour)), onboarding.ErrConcurrentUpdate, "only the holder extends")
+	assert.ErrorIs(t, s.ExtendJobLease(ctx, "job_missing", "w1", base.Add(time.Hour)), onboarding.ErrNotFound)
+
+	// When the heartbeats stop (the worker died), the job is claimable one lease later.
+	last := base.Add(30 * time.Second)
+	taken, err := s.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w2", Limit: 1, Now: last.Add(lease + time.Second), Lease: lease})
+	require.NoError(t, err)
+	require.Len(t, taken, 1)
+	assert.ErrorIs(t, s.ExtendJobLease(ctx, j.ID, "w1", last.Add(time.Hour)), onboarding.ErrConcurrentUpdate, "the dead worker's lease is gone")
+	require.NoError(t, s.CompleteJob(ctx, j.ID, "w2", last.Add(lease+time.Second)))
+	assert.ErrorIs(t, s.ExtendJobLease(ctx, j.ID, "w2", last.Add(time.Hour)), onboarding.ErrConcurrentUpdate, "a completed job has no lease")
+
+	// Inside a unit of work it is part of the transaction: a rollback undoes it.
+	j2 := newJob(c, base)
+	require.NoError(t, s.InsertJob(ctx, j2))
+	_, err = s.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w3", Limit: 1, Now: base, Lease: lease})
+	require.NoError(t, err)
+	err = s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+		require.NoError(t, q.ExtendJobLease(ctx, j2.ID, "w3", base.Add(time.Hour)))
+		return errRollback
+	})
+	require.ErrorIs(t, err, errRollback)
+	stored, err = s.GetJob(ctx, j2.ID)
+	require.NoError(t, err)
+	assert.Equal(t, base.Add(lease), stored.LockedUntil)
+}
