@@ -95,9 +95,14 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, partnerID string, p
 	if len(existing) >= MaxEndpointsPerPartner {
 		return nil, "", invalid("url", CodeInvalidValue, "a partner may register at most "+strconv.Itoa(MaxEndpointsPerPartner)+" endpoints")
 	}
-	if err := s.store.InsertEndpoint(ctx, e); err != nil {
+	stored, err := s.sealer.seal(ctx, e)
+	if err != nil {
 		return nil, "", err
 	}
+	if err := s.store.InsertEndpoint(ctx, stored); err != nil {
+		return nil, "", err
+	}
+	e.Version = stored.Version
 	return e, secret, nil
 }
 
@@ -106,14 +111,18 @@ func (s *Service) GetWebhookEndpoint(ctx context.Context, partnerID, id string) 
 	if err := checkPartner(partnerID); err != nil {
 		return nil, err
 	}
-	return s.store.GetEndpoint(ctx, partnerID, id)
+	return s.getEndpoint(ctx, s.store, partnerID, id)
 }
 
 // ListWebhookEndpoints pages through the partner's endpoints, oldest first.
 func (s *Service) ListWebhookEndpoints(ctx context.Context, partnerID string, p ListEndpointsParams) (*EndpointPage, error) {
 	return listPage(partnerID, p.Limit, nil, func(limit int) ([]*WebhookEndpoint, error) {
 		p.Limit = limit
-		return s.store.ListEndpoints(ctx, partnerID, p)
+		eps, err := s.store.ListEndpoints(ctx, partnerID, p)
+		if err != nil {
+			return nil, err
+		}
+		return eps, s.openEndpoints(ctx, eps)
 	})
 }
 
@@ -124,7 +133,7 @@ func (s *Service) mutateEndpoint(ctx context.Context, partnerID, id string, fn f
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		e, err := s.store.GetEndpoint(ctx, partnerID, id)
+		e, err := s.getEndpoint(ctx, s.store, partnerID, id)
 		if err != nil {
 			return nil, err
 		}
@@ -132,7 +141,12 @@ func (s *Service) mutateEndpoint(ctx context.Context, partnerID, id string, fn f
 			return nil, err
 		}
 		e.UpdatedAt = s.clock()
-		err = s.store.UpdateEndpoint(ctx, e)
+		stored, err := s.sealer.seal(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		err = s.store.UpdateEndpoint(ctx, stored)
+		e.Version = stored.Version
 		if errors.Is(err, ErrConcurrentUpdate) && attempt < maxCASRetries {
 			continue
 		}
