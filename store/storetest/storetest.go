@@ -57,6 +57,8 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"WebhookQueries", testWebhookQueries},
 		{"Retention", testRetention},
+		{"ErasureQueries", testErasureQueries},
+		{"RetentionQueries", testRetentionQueries},
 		{"ServiceFlow", testServiceFlow},
 		{"ServiceRegistrationRace", testServiceRegistrationRace},
 		{"ServiceConflictRace", testServiceConflictRace},
