@@ -1,8 +1,12 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/internal/testfiles"
+	"github.com/onboardkit/onboarding/onboardingtest"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/webhook"
 )
 
@@ -326,4 +333,51 @@ func testRetentionQueries(t *testing.T, s onboarding.Store) {
 	require.NoError(t, err)
 	require.Len(t, eps, 1)
 	assert.Equal(t, "p2", eps[0].PartnerID)
+}
+
+// testServiceErasureRace erases a customer while uploads and corrections of it run, on
+// the store under test: exactly one erasure wins, whatever the database's locking, and no
+// row of the customer is left behind.
+func testServiceErasureRace(t *testing.T, s onboarding.Store) {
+	ctx := context.Background()
+	blobs := sandbox.NewMemoryBlobStore()
+	svc := onboardingtest.NewService(t, s, &onboarding.Options{Blobs: blobs})
+	c, _, err := svc.CreateCustomer(ctx, "p1", registration(t))
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var erased atomic.Int32
+	for i := range 16 {
+		wg.Go(func() {
+			switch i % 4 {
+			case 0:
+				_, err := svc.EraseCustomer(ctx, "p1", c.ID, onboarding.EraseParams{Reason: "request"})
+				if err == nil {
+					erased.Add(1)
+				} else {
+					assert.ErrorIs(t, err, onboarding.ErrNotFound)
+				}
+			case 1, 3:
+				_, err := svc.UploadDocument(ctx, "p1", c.ID, onboarding.UploadParams{Type: onboarding.DocCCMEI,
+					Body: bytes.NewReader(testfiles.PDF(fmt.Sprint(i)))})
+				if err != nil {
+					assert.ErrorIs(t, err, onboarding.ErrNotFound)
+				}
+			case 2:
+				name := fmt.Sprint("Maria ", i)
+				_, err := svc.UpdateCustomer(ctx, "p1", c.ID, onboarding.UpdateCustomerParams{Name: &name})
+				if err != nil {
+					assert.ErrorIs(t, err, onboarding.ErrNotFound)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.EqualValues(t, 1, erased.Load())
+	docs, err := s.ListDocuments(ctx, "p1", c.ID)
+	require.NoError(t, err)
+	assert.Empty(t, docs)
+	assert.Empty(t, blobs.Keys())
+	h, err := svc.History(ctx, "p1", c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, onboarding.EventErase, h[len(h)-1].Event)
 }
