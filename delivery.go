@@ -45,7 +45,7 @@ func (s *Service) deliver(ctx context.Context, j *Job, args deliverWebhookArgs) 
 	if d.Status != DeliveryPending {
 		return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
 	}
-	ep, err := s.store.GetEndpoint(ctx, d.PartnerID, d.EndpointID)
+	ep, err := s.getEndpoint(ctx, s.store, d.PartnerID, d.EndpointID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}

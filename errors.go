@@ -146,6 +146,11 @@ func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 // session is still open (HTTP 409 session_already_active).
 var ErrSessionActive = errors.New("onboarding: a biometrics session is already active")
 
+// ErrRetentionHold is matched by the *RetentionHoldError EraseCustomer returns when the
+// RetentionPolicy still holds the customer's data (an active customer's KYC evidence, kept
+// for years after the relationship ends) and the call did not override it.
+var ErrRetentionHold = errors.New("onboarding: personal data under a retention hold")
+
 // ErrNotConfigured is returned by calls that need a plugin the Service was not given.
 var ErrNotConfigured = errors.New("onboarding: not configured")
 

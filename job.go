@@ -39,6 +39,9 @@ const (
 	// JobSweepBlobs removes document blobs no row references (left by a crash between the
 	// blob and the row); hourly like JobPrune (maintenance.go).
 	JobSweepBlobs JobKind = "sweep_blobs"
+	// JobEraseDocuments deletes the document blobs of an erased customer; enqueued by the
+	// erasure's unit of work, so a crash after it still deletes them (erasure.go).
+	JobEraseDocuments JobKind = "erase_documents"
 )
 
 // jobArgs are the typed arguments of one job kind, stored as the job's JSON Args.
@@ -63,8 +66,11 @@ type (
 	publishEventArgs struct {
 		EventID string `json:"event_id"`
 	}
-	pruneArgs      struct{}
-	sweepBlobsArgs struct{}
+	pruneArgs          struct{}
+	sweepBlobsArgs     struct{}
+	eraseDocumentsArgs struct {
+		Keys []string `json:"keys"`
+	}
 )
 
 func (creditAnalysisArgs) kind() JobKind { return JobCreditAnalysis }
@@ -75,6 +81,7 @@ func (deliverWebhookArgs) kind() JobKind { return JobDeliverWebhook }
 func (publishEventArgs) kind() JobKind   { return JobPublishEvent }
 func (pruneArgs) kind() JobKind          { return JobPrune }
 func (sweepBlobsArgs) kind() JobKind     { return JobSweepBlobs }
+func (eraseDocumentsArgs) kind() JobKind { return JobEraseDocuments }
 
 // deliverWebhookArgs run once per step of the retry schedule: each failed attempt is
 // rescheduled by the delivery itself.
@@ -83,6 +90,10 @@ func (deliverWebhookArgs) maxAttempts() int { return len(webhook.DefaultSchedule
 // Periodic jobs are shared by the replicas that race to enqueue them: few attempts.
 func (pruneArgs) maxAttempts() int      { return 3 }
 func (sweepBlobsArgs) maxAttempts() int { return 3 }
+
+// An erasure's blobs must go: retried for about a day (the backoff caps at an hour) before
+// the job is dead and waits for its operator.
+func (eraseDocumentsArgs) maxAttempts() int { return 30 }
 
 // jobFor says whom a job is about and when it runs.
 type jobFor struct {

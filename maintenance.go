@@ -44,7 +44,7 @@ func (s *Service) schedulePeriodic(ctx context.Context) {
 }
 
 // prune deletes completed jobs past their retention and expired idempotency keys, a batch
-// at a time.
+// at a time, then enforces the RetentionPolicy (retention.go).
 func (s *Service) prune(ctx context.Context, j *Job, _ pruneArgs) error {
 	now := s.clock()
 	total := 0
@@ -66,7 +66,19 @@ func (s *Service) prune(ctx context.Context, j *Job, _ pruneArgs) error {
 	if total > 0 {
 		s.log.InfoContext(ctx, "onboarding: pruned old jobs and expired idempotency keys", "deleted", total)
 	}
-	return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
+	deleted, erased, err := s.pruneRetention(ctx, now)
+	if deleted > 0 || erased > 0 {
+		s.log.InfoContext(ctx, "onboarding: retention: deleted old rows and erased abandoned registrations",
+			"deleted", deleted, "erased", erased)
+		s.purge(ctx)
+	}
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	// A run cut short by its lease leaves the rest to the next one.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return s.store.CompleteJob(cctx, j.ID, s.workerID, s.clock())
 }
 
 // sweep deletes orphaned document blobs.

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"gocloud.dev/secrets"
+
 	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/webhook"
 )
@@ -70,6 +72,15 @@ type Options struct {
 	// WorkerID names this Service's worker in job leases. Default: host, pid and a random
 	// suffix.
 	WorkerID string
+	// Retention says how long personal data is kept: what EraseCustomer may erase when,
+	// and what the hourly prune deletes (docs/privacy.md). The zero value is the default
+	// policy.
+	Retention RetentionPolicy
+	// SecretsKeeper, when set, encrypts webhook signing secrets at rest (the same kind of
+	// keeper blobstore.Options.Keeper takes: a cloud KMS in production, localsecrets in
+	// tests). Secrets stored before it was set stay readable; SealWebhookSecrets encrypts
+	// them. The application opens it, with its driver, and keeps it open.
+	SecretsKeeper *secrets.Keeper
 }
 
 // The defaults of Options.
@@ -130,5 +141,6 @@ func (o *Options) Validate() error {
 		bad("WorkerID must be at most 200 bytes")
 	}
 	errs = append(errs, o.Uploads.validate()...)
+	errs = append(errs, o.Retention.validate()...)
 	return errors.Join(errs...)
 }

@@ -173,9 +173,13 @@ func oneOf(ve *ValidationError, param, v, def string, allowed ...string) string 
 	return v
 }
 
-// History returns the customer's audit trail, oldest first.
+// History returns the customer's audit trail, oldest first. It still answers once the
+// customer was erased (EraseCustomer): the rows keep their events, statuses, actors and
+// times, and the last one records the erasure.
 func (s *Service) History(ctx context.Context, partnerID, customerID string) ([]*Transition, error) {
-	if _, err := s.GetCustomer(ctx, partnerID, customerID); err != nil {
+	if _, err := s.GetCustomer(ctx, partnerID, customerID); errors.Is(err, ErrNotFound) {
+		return s.erasedHistory(ctx, partnerID, customerID)
+	} else if err != nil {
 		return nil, err
 	}
 	return s.store.ListTransitions(ctx, partnerID, customerID)

@@ -44,6 +44,8 @@ type Service struct {
 	allowPrivateWebhooks bool
 	holdOffers           bool
 	retention            time.Duration
+	retain               RetentionPolicy
+	sealer               *secretSealer
 	lastPeriodic         time.Time // touched only by Run's loop
 
 	// Set by the capabilities in New, read-only afterwards.
@@ -69,7 +71,8 @@ func New(store Store, opts *Options) (*Service, error) {
 		lease: opts.JobLease, jobTimeout: opts.JobTimeout, workerID: opts.WorkerID, wake: make(chan struct{}, 1),
 		sender: opts.WebhookSender, allowPrivateWebhooks: opts.AllowPrivateWebhooks,
 		reviewer: opts.Reviewer, biometrics: opts.Biometrics, holdOffers: opts.HoldOffersUntilActive,
-		retention: opts.JobRetention, jobs: map[JobKind]handler{}}
+		retention: opts.JobRetention, retain: opts.Retention.withDefaults(),
+		sealer: newSecretSealer(opts.SecretsKeeper), jobs: map[JobKind]handler{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -106,6 +109,7 @@ func New(store Store, opts *Options) (*Service, error) {
 	s.registerReview()
 	s.registerWebhooks()
 	s.registerMaintenance()
+	s.registerErasure()
 	for k := range s.jobs {
 		s.kinds = append(s.kinds, k)
 	}

@@ -89,7 +89,11 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, partnerID string, p
 	// Every event is fanned out to every endpoint in the emitting transaction: the number
 	// of endpoints bounds that work (and what a partner can aim at someone else's server).
 	// The count and the insert share a partner lock, so concurrent creations cannot all
-	// see room for one more.
+	// see room for one more. The stored copy's secrets are sealed when a keeper is set.
+	stored, err := s.sealer.seal(ctx, e)
+	if err != nil {
+		return nil, "", err
+	}
 	err = s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
 		if err := q.LockPartner(ctx, partnerID, "webhook_endpoints"); err != nil {
 			return err
@@ -101,11 +105,12 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, partnerID string, p
 		if len(existing) >= MaxEndpointsPerPartner {
 			return invalid("url", CodeInvalidValue, "a partner may register at most "+strconv.Itoa(MaxEndpointsPerPartner)+" endpoints")
 		}
-		return q.InsertEndpoint(ctx, e)
+		return q.InsertEndpoint(ctx, stored)
 	})
 	if err != nil {
 		return nil, "", err
 	}
+	e.Version = stored.Version
 	return e, secret, nil
 }
 
@@ -114,14 +119,18 @@ func (s *Service) GetWebhookEndpoint(ctx context.Context, partnerID, id string) 
 	if err := checkPartner(partnerID); err != nil {
 		return nil, err
 	}
-	return s.store.GetEndpoint(ctx, partnerID, id)
+	return s.getEndpoint(ctx, s.store, partnerID, id)
 }
 
 // ListWebhookEndpoints pages through the partner's endpoints, oldest first.
 func (s *Service) ListWebhookEndpoints(ctx context.Context, partnerID string, p ListEndpointsParams) (*EndpointPage, error) {
 	return listPage(partnerID, p.Limit, nil, func(limit int) ([]*WebhookEndpoint, error) {
 		p.Limit = limit
-		return s.store.ListEndpoints(ctx, partnerID, p)
+		eps, err := s.store.ListEndpoints(ctx, partnerID, p)
+		if err != nil {
+			return nil, err
+		}
+		return eps, s.openEndpoints(ctx, eps)
 	})
 }
 
@@ -132,7 +141,7 @@ func (s *Service) mutateEndpoint(ctx context.Context, partnerID, id string, fn f
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		e, err := s.store.GetEndpoint(ctx, partnerID, id)
+		e, err := s.getEndpoint(ctx, s.store, partnerID, id)
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +149,12 @@ func (s *Service) mutateEndpoint(ctx context.Context, partnerID, id string, fn f
 			return nil, err
 		}
 		e.UpdatedAt = s.clock()
-		err = s.store.UpdateEndpoint(ctx, e)
+		stored, err := s.sealer.seal(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		err = s.store.UpdateEndpoint(ctx, stored)
+		e.Version = stored.Version
 		if errors.Is(err, ErrConcurrentUpdate) && attempt < maxCASRetries {
 			continue
 		}

@@ -16,15 +16,17 @@ import (
 
 // sqlitePragmas are set on every SQLite connection: WAL (readers never block the writer),
 // a 10 s busy timeout, foreign keys on, synchronous NORMAL (durable across process
-// crashes; a power loss may lose the last transactions, never corrupt the file), and
-// BEGIN IMMEDIATE for transactions, so a unit of work takes the write lock up front
-// instead of failing with SQLITE_BUSY when it first writes.
-const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+// crashes; a power loss may lose the last transactions, never corrupt the file),
+// secure_delete (deleted and overwritten content is zeroed, not left in free space: an
+// erasure must not leave the bytes in the file), and BEGIN IMMEDIATE for transactions, so
+// a unit of work takes the write lock up front instead of failing with SQLITE_BUSY when it
+// first writes.
+const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=secure_delete(1)&_txlock=immediate"
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path through
 // driver/sqliteshim (modernc.org/sqlite: pure Go, works with CGO_ENABLED=0), with the
 // pragmas every connection needs: WAL, busy_timeout, foreign_keys, synchronous NORMAL,
-// immediate transactions. The pool keeps a few connections open so reads run in
+// secure_delete, immediate transactions. The pool keeps a few connections open so reads run in
 // parallel; writes are serialized by the Store (see Options.MaxConcurrentWrites), which is
 // the fastest way to share SQLite's single writer. path must not contain '?'; an
 // in-memory database is not supported (each connection would see its own). Run Migrate

@@ -9,7 +9,8 @@
 // runs its tests in parallel.
 //
 // The tests are grouped by area, a file each (customers, isolation, transactions,
-// documents, offers, events, jobs, idempotency, retention, webhooks, service, and the
+// documents, offers, events, jobs, idempotency, retention, webhooks, service, privacy
+// (erasure and retention queries, an erasure racing uploads), and the
 // optional capabilities); this file
 // holds Run and the helpers they share.
 package storetest
@@ -58,6 +59,9 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"WebhookQueries", testWebhookQueries},
 		{"Retention", testRetention},
+		{"ErasureQueries", testErasureQueries},
+		{"RetentionQueries", testRetentionQueries},
+		{"ServiceErasureRace", testServiceErasureRace},
 		{"ServiceFlow", testServiceFlow},
 		{"ServiceRegistrationRace", testServiceRegistrationRace},
 		{"ServiceConflictRace", testServiceConflictRace},
