@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/onboardkit/onboarding/scoring"
+	"github.com/onboardkit/onboarding/simulation"
 	"github.com/onboardkit/onboarding/webhook"
 )
 
@@ -44,6 +45,8 @@ type Service struct {
 	holdOffers           bool
 	retention            time.Duration
 	lastPeriodic         time.Time // touched only by Run's loop
+	kycPageURL           string
+	simulation           simulation.Config
 
 	// Set by the capabilities in New, read-only afterwards.
 	jobs       map[JobKind]handler // the kinds this Service works
@@ -68,7 +71,8 @@ func New(store Store, opts *Options) (*Service, error) {
 		lease: opts.JobLease, workerID: opts.WorkerID, wake: make(chan struct{}, 1),
 		sender: opts.WebhookSender, allowPrivateWebhooks: opts.AllowPrivateWebhooks,
 		reviewer: opts.Reviewer, biometrics: opts.Biometrics, holdOffers: opts.HoldOffersUntilActive,
-		retention: opts.JobRetention, jobs: map[JobKind]handler{}}
+		retention: opts.JobRetention, jobs: map[JobKind]handler{},
+		kycPageURL: opts.KYCPageURL, simulation: simulationConfig(opts.Simulation)}
 	if s.now == nil {
 		s.now = time.Now
 	}
