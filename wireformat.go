@@ -217,7 +217,7 @@ func sdkCustomerOf(c *Customer) sdkCustomer {
 type sdkOffer struct {
 	ID                  string      `json:"id"`
 	CustomerID          string      `json:"customer_id"`
-	ExternalID          *string     `json:"external_id"`
+	ExternalID          *string     `json:"external_id,omitempty"` // optional in the SDK's offer (null in event data)
 	Status              OfferStatus `json:"status"`
 	ApprovedAmount      sdkMoney    `json:"approved_amount"`
 	MinAmount           sdkMoney    `json:"min_amount"`
@@ -403,7 +403,12 @@ func sdkEventData(t EventType, data json.RawMessage) (json.RawMessage, error) {
 		if err := json.Unmarshal(data, &o); err != nil {
 			return nil, err
 		}
-		return json.Marshal(sdkOfferOf(&o))
+		// The SDK's offer event data has a nullable external_id where its offer object has
+		// an optional one.
+		return json.Marshal(struct {
+			sdkOffer
+			ExternalID *string `json:"external_id"`
+		}{sdkOfferOf(&o), nullable(o.ExternalID)})
 	case EventCustomerBankAccountUpdated:
 		var a BankAccount
 		if err := json.Unmarshal(data, &a); err != nil {
