@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -37,10 +36,7 @@ const secretHashPrefix = "sha256:"
 // "sha256:" and the hex SHA-256 of the secret. Client secrets must be long random strings
 // (NewClientSecret makes 256-bit ones), not passwords: a fast hash is then enough, since
 // guessing the secret is as hard as guessing its random bits.
-func HashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return secretHashPrefix + hex.EncodeToString(sum[:])
-}
+func HashSecret(secret string) string { return onboarding.HashClientSecret(secret) }
 
 // NewClientSecret returns a new random client secret: "cs_" and 43 base64url characters
 // (32 random bytes).
@@ -51,10 +47,6 @@ func NewClientSecret() (string, error) {
 	}
 	return "cs_" + base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
-
-// dummyHash is compared against when the client ID is unknown, so that an unknown ID
-// and a wrong secret take the same time.
-var dummyHash = HashSecret("httpapi: no such client")
 
 // authResult is what the Authorization header proved.
 type authResult struct {

@@ -63,6 +63,9 @@ func partnerAPIEnv(t *testing.T, store onboarding.Store) *env {
 func (e *env) sdkCustomer(client string) map[string]any {
 	e.t.Helper()
 	b := newCustomer()
+	for strings.Contains("66 77 88 99", b["cnpj"].(string)[:2]) { // a MEI in the sandbox registry
+		b = newCustomer()
+	}
 	delete(b, "name")
 	delete(b, "external_id")
 	delete(b, "trading_name")
