@@ -50,6 +50,13 @@ func (s *Service) StartBiometricsSession(ctx context.Context, partnerID, custome
 	key.ExpiresAt = sess.ExpiresAt.UTC().Truncate(time.Microsecond)
 	key.Completed, key.ResponseStatus, key.ResponseBody = true, 200, body
 	err = s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+		if s.kycPageURL != "" {
+			if err := s.hostedSession(ctx, q, c, &sess); err != nil {
+				return err
+			}
+			body, _ = json.Marshal(sess)
+			key.ResponseBody = body
+		}
 		if err := q.DeleteIdempotencyKey(ctx, partnerID, key.Key, time.Time{}); err != nil {
 			return err
 		}

@@ -155,7 +155,7 @@ func TestAnalysisSeesRegistryData(t *testing.T) {
 	p := params(t)
 	r := rand.New(rand.NewPCG(6, 6))
 	cnpj := taxid.GenerateCNPJ(r, false)
-	for cnpj[7] != '6' { // a raiz ending in 6: an LTDA with a co-owner in the sandbox
+	for string(cnpj[:2]) != sandbox.RegistryLTDAPrefix { // an LTDA with a co-owner in the sandbox
 		cnpj = taxid.GenerateCNPJ(r, false)
 	}
 	p.CNPJ = cnpj.String()

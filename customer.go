@@ -168,6 +168,11 @@ type CreateCustomerParams struct {
 	// LegalNature is optional: mei, ei, ltda, slu, sa, eireli. When empty, the
 	// CompanyRegistry (if configured) decides, else the default policy assumes MEI.
 	LegalNature string
+	// NameOptional and ExternalIDOptional accept a registration without a name or an
+	// external_id, as the official SDK's format does. A customer without an external_id
+	// is found again by its CPF/CNPJ alone.
+	NameOptional       bool
+	ExternalIDOptional bool
 }
 
 // UpdateCustomerParams holds the fields a partner may correct (PATCH /customers/{id}). Nil means
@@ -217,7 +222,7 @@ func (p *CreateCustomerParams) normalize() (normalizedCustomer, error) {
 	var n normalizedCustomer
 	ve := &ValidationError{}
 	n.externalID = strings.TrimSpace(p.ExternalID)
-	checkText(ve, "external_id", n.externalID, true, maxExternalIDLen)
+	checkText(ve, "external_id", n.externalID, !p.ExternalIDOptional, maxExternalIDLen)
 	if strings.TrimSpace(p.CPF) == "" {
 		ve.add("cpf", CodeMissingRequiredField, "is required")
 	} else if cpf, err := taxid.ParseCPF(p.CPF); err != nil {
@@ -233,7 +238,7 @@ func (p *CreateCustomerParams) normalize() (normalizedCustomer, error) {
 		}
 	}
 	n.name = strings.TrimSpace(p.Name)
-	checkText(ve, "name", n.name, true, maxNameLen)
+	checkText(ve, "name", n.name, !p.NameOptional, maxNameLen)
 	n.email = checkEmail(ve, p.Email)
 	n.phone = checkPhone(ve, p.Phone)
 	n.tradingName = strings.TrimSpace(p.TradingName)

@@ -2,7 +2,6 @@ package onboarding
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -56,8 +55,7 @@ func (s *Service) deliver(ctx context.Context, j *Job, args deliverWebhookArgs) 
 	if err != nil {
 		return err
 	}
-	payload, err := json.Marshal(webhook.Event{ID: e.ID, Type: string(e.Type), APIVersion: APIVersion, CreatedAt: e.CreatedAt,
-		DeliveryID: d.ID, Timestamp: e.CreatedAt, Data: e.Data})
+	payload, err := envelope(ep.Format, e, d)
 	if err != nil {
 		return permanent(err)
 	}

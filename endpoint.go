@@ -12,7 +12,10 @@ import (
 // JSON form is the API's endpoint object, without secrets.
 type WebhookEndpoint struct {
 	webhook.Endpoint
-	Version int64 `json:"-"`
+	// Format is the wire format of the endpoint's deliveries: the one of the API it was
+	// created through (WireFormatGuide when empty). It never changes.
+	Format  WireFormat `json:"-"`
+	Version int64      `json:"-"`
 }
 
 // Clone returns a deep copy of e.
@@ -92,6 +95,8 @@ type CreateEndpointParams struct {
 	URL         string
 	Events      []string
 	Description string
+	// Format is the wire format of its deliveries; empty means WireFormatGuide.
+	Format WireFormat
 }
 
 // UpdateEndpointParams changes an endpoint; nil fields are unchanged.

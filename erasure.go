@@ -119,6 +119,15 @@ var scrubbers = []scrubber{
 	{"documents", ErasureDeleted, func(ctx context.Context, q Queries, p, c string, _ time.Time) (int, error) {
 		return q.DeleteCustomerDocuments(ctx, p, c)
 	}},
+	{"bank_accounts", ErasureDeleted, func(ctx context.Context, q Queries, p, c string, _ time.Time) (int, error) {
+		return q.DeleteCustomerBankAccounts(ctx, p, c)
+	}},
+	{"simulations", ErasureDeleted, func(ctx context.Context, q Queries, p, c string, _ time.Time) (int, error) {
+		return q.DeleteCustomerSimulations(ctx, p, c)
+	}},
+	{"biometrics_codes", ErasureDeleted, func(ctx context.Context, q Queries, p, c string, _ time.Time) (int, error) {
+		return q.DeleteCustomerBiometricsCodes(ctx, p, c)
+	}},
 }
 
 // registerErasure registers the job that deletes an erased customer's document blobs.

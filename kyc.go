@@ -301,6 +301,9 @@ func newRequirement(id string, dt DocumentType, mandatory bool, s *Subject) Requ
 // ofPerson names the item's subject in its label ("Selfie de Maria"), so that a company
 // with several people tells their items apart.
 func ofPerson(r Requirement) Requirement {
+	if r.Subject.Name == "" {
+		return r
+	}
 	r.Label += " de " + r.Subject.Name
 	r.Description = r.Label
 	return r

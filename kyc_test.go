@@ -3,6 +3,7 @@ package onboarding_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -88,9 +89,14 @@ func TestSandboxRegistryOnboardsTheGuidesMEI(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t, &onboarding.Options{Registry: sandbox.Registry{}})
 	p := params(t)
-	p.CNPJ = "12.ABC.345/01DE-35"
-	c, _, err := b.svc.CreateCustomer(ctx, "p1", p)
-	require.NoError(t, err)
-	assert.Equal(t, onboarding.LegalNatureMEI, c.LegalNature)
-	assert.Len(t, c.KYC, 2, "the guide's MEI: ccmei and selfie")
+	for i, cnpj := range []string{"12.345.678/0001-95", "12.ABC.345/01DE-35"} {
+		p.CNPJ = cnpj
+		p.ExternalID = fmt.Sprintf("guide-%d", i)
+		c, _, err := b.svc.CreateCustomer(ctx, "p1", p)
+		require.NoError(t, err)
+		assert.Equal(t, onboarding.LegalNatureMEI, c.LegalNature)
+		require.Len(t, c.KYC, 2, "the guide's MEI: ccmei and selfie")
+		assert.Equal(t, onboarding.DocCCMEI, c.KYC[0].DocumentType)
+		assert.Equal(t, onboarding.DocSelfie, c.KYC[1].DocumentType)
+	}
 }

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"gocloud.dev/secrets"
 
 	"github.com/onboardkit/onboarding/scoring"
+	"github.com/onboardkit/onboarding/simulation"
 	"github.com/onboardkit/onboarding/webhook"
 )
 
@@ -81,6 +83,15 @@ type Options struct {
 	// tests). Secrets stored before it was set stay readable; SealWebhookSecrets encrypts
 	// them. The application opens it, with its driver, and keeps it open.
 	SecretsKeeper *secrets.Keeper
+
+	// KYCPageURL is the absolute URL of a hosted KYC page, such as
+	// "https://lender.example/kyc/". When set, every biometrics session carries a one-time
+	// code and its URL is this page with ?code=bsc_… (see ExchangeBiometricsCode); when
+	// empty, the session URL is the Biometrics provider's.
+	KYCPageURL string
+	// Simulation holds the taxes and fee of loan simulations (SimulateOffer). Nil means
+	// simulation.DefaultConfig(): the IOF for companies of the current decree, no fee.
+	Simulation *simulation.Config
 }
 
 // The defaults of Options.
@@ -139,6 +150,14 @@ func (o *Options) Validate() error {
 	}
 	if len(o.WorkerID) > 200 {
 		bad("WorkerID must be at most 200 bytes")
+	}
+	if o.KYCPageURL != "" {
+		if u, err := url.Parse(o.KYCPageURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {
+			bad("KYCPageURL must be an absolute http(s) URL without a fragment")
+		}
+	}
+	if err := validateSimulationConfig(o.Simulation); err != nil {
+		bad("Simulation: %v", err)
 	}
 	errs = append(errs, o.Uploads.validate()...)
 	errs = append(errs, o.Retention.validate()...)

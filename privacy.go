@@ -28,6 +28,12 @@ type PrivacyQueries interface {
 	// DeleteCustomerJobs deletes every job about the customer (Job.CustomerID), whatever
 	// its state.
 	DeleteCustomerJobs(ctx context.Context, partnerID, customerID string) (int, error)
+	// DeleteCustomerBankAccounts deletes the customer's bank account and its history.
+	DeleteCustomerBankAccounts(ctx context.Context, partnerID, customerID string) (int, error)
+	// DeleteCustomerSimulations deletes the customer's loan simulations.
+	DeleteCustomerSimulations(ctx context.Context, partnerID, customerID string) (int, error)
+	// DeleteCustomerBiometricsCodes deletes the customer's biometrics session codes.
+	DeleteCustomerBiometricsCodes(ctx context.Context, partnerID, customerID string) (int, error)
 	// ScrubCustomerEvents replaces the data of every event about the customer with data.
 	ScrubCustomerEvents(ctx context.Context, partnerID, customerID string, data json.RawMessage) (int, error)
 	// ScrubCustomerDeliveries clears the last error of every delivery of an event about

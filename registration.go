@@ -91,7 +91,7 @@ func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p Create
 // resolveExisting decides between an idempotent replay and a conflict.
 func resolveExisting(c *Customer, n normalizedCustomer, key string) (*Customer, bool, error) {
 	switch {
-	case c.ExternalID != n.externalID:
+	case n.externalID != "" && c.ExternalID != n.externalID:
 		field := "cnpj"
 		if n.cnpj == "" {
 			field = "cpf"

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/onboardkit/onboarding/scoring"
+	"github.com/onboardkit/onboarding/simulation"
 	"github.com/onboardkit/onboarding/webhook"
 )
 
@@ -47,6 +48,8 @@ type Service struct {
 	retain               RetentionPolicy
 	sealer               *secretSealer
 	lastPeriodic         time.Time // touched only by Run's loop
+	kycPageURL           string
+	simulation           simulation.Config
 
 	// Set by the capabilities in New, read-only afterwards.
 	jobs       map[JobKind]handler // the kinds this Service works
@@ -72,7 +75,8 @@ func New(store Store, opts *Options) (*Service, error) {
 		sender: opts.WebhookSender, allowPrivateWebhooks: opts.AllowPrivateWebhooks,
 		reviewer: opts.Reviewer, biometrics: opts.Biometrics, holdOffers: opts.HoldOffersUntilActive,
 		retention: opts.JobRetention, retain: opts.Retention.withDefaults(),
-		sealer: newSecretSealer(opts.SecretsKeeper), jobs: map[JobKind]handler{}}
+		sealer: newSecretSealer(opts.SecretsKeeper), jobs: map[JobKind]handler{},
+		kycPageURL: opts.KYCPageURL, simulation: simulationConfig(opts.Simulation)}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -33,6 +33,7 @@ type Store interface {
 type Queries interface {
 	WebhookQueries
 	PrivacyQueries
+	PartnerAPIQueries
 
 	// InsertCustomer stores a new customer (Version 1). ErrConflict (a *ConflictError) when
 	// the partner already has its external_id or tax key.

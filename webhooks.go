@@ -79,7 +79,13 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, partnerID string, p
 	}
 	e := &WebhookEndpoint{Endpoint: webhook.Endpoint{ID: NewID("we"), PartnerID: partnerID, URL: strings.TrimSpace(p.URL),
 		Events: p.Events, Description: strings.TrimSpace(p.Description), Status: webhook.EndpointActive,
-		Secrets: []webhook.Secret{{Value: secret, CreatedAt: now}}, CreatedAt: now, UpdatedAt: now}, Version: 1}
+		Secrets: []webhook.Secret{{Value: secret, CreatedAt: now}}, CreatedAt: now, UpdatedAt: now}, Format: p.Format, Version: 1}
+	if e.Format == "" {
+		e.Format = WireFormatGuide
+	}
+	if !e.Format.Valid() {
+		return nil, "", invalid("format", CodeInvalidValue, "must be guide or sdk")
+	}
 	if e.Events == nil {
 		e.Events = []string{}
 	}

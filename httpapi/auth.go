@@ -1,12 +1,12 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -14,14 +14,20 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/onboardkit/onboarding"
 )
 
-// Client is one API credential: the partner it acts for and the hash of its secret.
+// Client is one API credential configured by the lender: the partner it acts for and the
+// hash of its secret. Partners may also create credentials of their own through
+// /auth/credentials; those live in the Store.
 type Client struct {
 	// PartnerID is the tenant whose data the client sees.
 	PartnerID string
 	// SecretHash is HashSecret of the client secret; the secret itself is never stored.
 	SecretHash string
+	// Scopes the client's tokens carry; nil means every scope (onboarding.AllScopes).
+	Scopes []onboarding.Scope
 }
 
 const secretHashPrefix = "sha256:"
@@ -30,10 +36,7 @@ const secretHashPrefix = "sha256:"
 // "sha256:" and the hex SHA-256 of the secret. Client secrets must be long random strings
 // (NewClientSecret makes 256-bit ones), not passwords: a fast hash is then enough, since
 // guessing the secret is as hard as guessing its random bits.
-func HashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return secretHashPrefix + hex.EncodeToString(sum[:])
-}
+func HashSecret(secret string) string { return onboarding.HashClientSecret(secret) }
 
 // NewClientSecret returns a new random client secret: "cs_" and 43 base64url characters
 // (32 random bytes).
@@ -45,14 +48,14 @@ func NewClientSecret() (string, error) {
 	return "cs_" + base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-// dummyHash is compared against when the client ID is unknown, so that an unknown ID
-// and a wrong secret take the same time.
-var dummyHash = HashSecret("httpapi: no such client")
-
 // authResult is what the Authorization header proved.
 type authResult struct {
 	partner, client string
-	err             error
+	// customer is set for a customer-session token: the one customer it acts for.
+	customer string
+	// scopes are a partner token's scopes.
+	scopes []onboarding.Scope
+	err    error
 }
 
 // tokenPrefix versions the token format.
@@ -68,6 +71,8 @@ type tokenClaims struct {
 	IssuedAt int64  `json:"iat"`
 	Expires  int64  `json:"exp"`
 	Nonce    string `json:"n"`
+	// Customer makes the token a customer-session token for that customer.
+	Customer string `json:"cu,omitempty"`
 }
 
 func unauthorized(code, detail string) *problem {
@@ -76,7 +81,7 @@ func unauthorized(code, detail string) *problem {
 }
 
 // authenticate checks a Bearer token.
-func (a *api) authenticate(r *http.Request) authResult {
+func (a *api) authenticate(ctx context.Context, r *http.Request) authResult {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		p := unauthorized("missing_token", "Send Authorization: Bearer <access_token>; get one from POST /auth/token.")
@@ -89,19 +94,24 @@ func (a *api) authenticate(r *http.Request) authResult {
 		p.header.Set("Www-Authenticate", `Bearer realm="onboarding"`)
 		return authResult{err: p}
 	}
-	c, err := a.verifyToken(strings.TrimSpace(tok))
+	c, scopes, err := a.verifyToken(ctx, strings.TrimSpace(tok))
 	if err != nil {
 		return authResult{err: err}
 	}
-	return authResult{partner: c.Partner, client: c.Client}
+	return authResult{partner: c.Partner, client: c.Client, customer: c.Customer, scopes: scopes}
 }
 
 // signToken issues a token for a client.
 func (a *api) signToken(clientID, partnerID string, now time.Time) string {
+	return a.sign(tokenClaims{Partner: partnerID, Client: clientID, IssuedAt: now.Unix(), Expires: now.Add(a.tokenTTL).Unix()})
+}
+
+// sign signs claims, with a fresh nonce.
+func (a *api) sign(c tokenClaims) string {
 	var n [9]byte
 	_, _ = rand.Read(n[:])
-	claims, _ := json.Marshal(tokenClaims{Partner: partnerID, Client: clientID, IssuedAt: now.Unix(),
-		Expires: now.Add(a.tokenTTL).Unix(), Nonce: base64.RawURLEncoding.EncodeToString(n[:])})
+	c.Nonce = base64.RawURLEncoding.EncodeToString(n[:])
+	claims, _ := json.Marshal(c)
 	payload := tokenPrefix + base64.RawURLEncoding.EncodeToString(claims)
 	return payload + "." + base64.RawURLEncoding.EncodeToString(mac(a.tokenKey, payload))
 }
@@ -115,8 +125,38 @@ func mac(key []byte, payload string) []byte {
 var errInvalidToken = unauthorized("invalid_token", "The access token is not valid; get a new one from POST /auth/token.")
 
 // verifyToken checks a token's signature (under the current or a previous key), its
-// expiry, and that its client still exists for the same partner.
-func (a *api) verifyToken(tok string) (*tokenClaims, error) {
+// expiry, and that its client still exists for the same partner: a configured client, or
+// a stored credential still active and unexpired (read through the credential cache). It
+// returns the claims and the client's scopes.
+func (a *api) verifyToken(ctx context.Context, tok string) (*tokenClaims, []onboarding.Scope, error) {
+	c, err := a.parseToken(tok)
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.now().Unix() >= c.Expires {
+		return nil, nil, unauthorized("token_expired", "The access token has expired; get a new one from POST /auth/token.")
+	}
+	if cl, ok := a.clients[c.Client]; ok {
+		if cl.PartnerID != c.Partner {
+			return nil, nil, errInvalidToken
+		}
+		if cl.Scopes == nil {
+			return c, onboarding.AllScopes(), nil
+		}
+		return c, cl.Scopes, nil
+	}
+	cred, err := a.creds.get(ctx, a.svc, c.Client, a.now())
+	if err != nil {
+		return nil, nil, err
+	}
+	if cred == nil || cred.PartnerID != c.Partner {
+		return nil, nil, errInvalidToken // removed, revoked, expired or moved: its tokens die
+	}
+	return c, cred.Scopes, nil
+}
+
+// parseToken checks a token's format and signature and returns its claims.
+func (a *api) parseToken(tok string) (*tokenClaims, error) {
 	if len(tok) > maxTokenLen || !strings.HasPrefix(tok, tokenPrefix) {
 		return nil, errInvalidToken
 	}
@@ -146,12 +186,6 @@ func (a *api) verifyToken(tok string) (*tokenClaims, error) {
 	var c tokenClaims
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return nil, errInvalidToken
-	}
-	if cl, ok := a.clients[c.Client]; !ok || cl.PartnerID != c.Partner {
-		return nil, errInvalidToken // the client was removed or moved: its tokens die
-	}
-	if a.now().Unix() >= c.Expires {
-		return nil, unauthorized("token_expired", "The access token has expired; get a new one from POST /auth/token.")
 	}
 	return &c, nil
 }
@@ -215,18 +249,26 @@ func (a *api) issueToken(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 		return invalidClient()
 	}
 	c, known := a.clients[id]
-	want := dummyHash
+	partner := c.PartnerID
 	if known {
-		want = c.SecretHash
+		if subtle.ConstantTimeCompare([]byte(HashSecret(secret)), []byte(c.SecretHash)) != 1 {
+			return invalidClient()
+		}
+	} else {
+		// Not configured by the lender: a credential the partner created.
+		cred, err := a.svc.AuthenticateCredential(r.Context(), id, secret)
+		if errors.Is(err, onboarding.ErrInvalidCredentials) {
+			return invalidClient()
+		}
+		if err != nil {
+			return err
+		}
+		partner = cred.PartnerID
 	}
-	match := subtle.ConstantTimeCompare([]byte(HashSecret(secret)), []byte(want)) == 1
-	if !known || !match {
-		return invalidClient()
-	}
-	rc.partner, rc.client = c.PartnerID, id
+	rc.partner, rc.client = partner, id
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	a.writeJSON(w, r, http.StatusOK, tokenResponse{AccessToken: a.signToken(id, c.PartnerID, a.now()),
+	a.writeJSON(w, r, http.StatusOK, tokenResponse{AccessToken: a.signToken(id, partner, a.now()),
 		TokenType: "bearer", ExpiresIn: int64(a.tokenTTL / time.Second)})
 	return nil
 }

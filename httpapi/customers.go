@@ -37,7 +37,9 @@ func (a *api) createCustomer(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	}
 	c, created, err := a.svc.CreateCustomer(r.Context(), rc.partner, onboarding.CreateCustomerParams{
 		ExternalID: b.ExternalID, CPF: b.CPF, CNPJ: b.CNPJ, Name: b.Name, Email: b.Email, Phone: b.Phone,
-		TradingName: b.TradingName, LegalNature: b.LegalNature})
+		TradingName: b.TradingName, LegalNature: b.LegalNature,
+		// The SDK's format makes both optional; the guide's requires them.
+		NameOptional: rc.format == onboarding.WireFormatSDK, ExternalIDOptional: rc.format == onboarding.WireFormatSDK})
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,10 @@
 // Package httpapi serves the partner REST API of an onboarding.Service: the onboarding part
 // of a lender's "v3" API as its public registration guide shows it, compatible with the
 // official JavaScript SDK. New returns an http.Handler that a lender mounts in its server;
-// every route is served under both /v3 (the guide) and /api/v3 (the SDK's base URL).
+// every route is served under both /v3 (the guide's wire format: RFC 3339 timestamps,
+// decimal-string amounts) and /api/v3 (the SDK's base URL and its format: Unix-second
+// timestamps, numeric amounts, the SDK's requirement IDs and problem types). Routes check
+// the scopes of their token; partners manage their own credentials under /auth/credentials.
 //
 //	h := httpapi.New(svc, &httpapi.Options{
 //		Clients: map[string]httpapi.Client{

@@ -36,22 +36,12 @@ func toDocumentJSON(d *onboarding.Document) documentJSON {
 	return out
 }
 
-// documentList is GET /customers/{id}/documents: every document, oldest first.
-type documentList struct {
-	Data    []documentJSON `json:"data"`
-	HasMore bool           `json:"has_more"`
-}
-
 func (a *api) listDocuments(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	docs, err := a.svc.ListDocuments(r.Context(), rc.partner, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	out := documentList{Data: make([]documentJSON, len(docs))}
-	for i, d := range docs {
-		out.Data[i] = toDocumentJSON(d)
-	}
-	a.writeJSON(w, r, http.StatusOK, out)
+	a.writeJSON(w, r, http.StatusOK, docs)
 	return nil
 }
 
@@ -92,7 +82,7 @@ func (a *api) uploadDocument(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		return err
 	}
 	w.Header().Set("Location", location(rc, "/customers/"+d.CustomerID+"/documents"))
-	a.writeJSON(w, r, http.StatusCreated, toDocumentJSON(d))
+	a.writeJSON(w, r, http.StatusCreated, d)
 	return nil
 }
 
@@ -147,7 +137,7 @@ func (a *api) uploadAttachment(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if err != nil {
 		return err
 	}
-	req := c.Requirement(reqID)
+	req := rc.format.RequirementForWire(c, reqID)
 	if req == nil {
 		return &problem{status: http.StatusUnprocessableEntity, code: "document_type_not_required", param: "requirement_id",
 			detail: "The customer's kyc has no requirement " + reqID + ".",

@@ -190,7 +190,11 @@ func (r *resp) problem(t testing.TB, status int, code string) httpapi.Problem {
 		require.Equal(t, r.header.Get("X-Request-Id"), p.RequestID)
 	}
 	require.NotEmpty(t, p.Instance)
-	require.True(t, strings.HasSuffix(p.Type, code))
+	if strings.HasPrefix(p.Instance, httpapi.SDKPrefix+"/") {
+		require.True(t, strings.HasPrefix(p.Type, httpapi.DefaultSDKProblemTypeBase), "SDK type %s", p.Type)
+	} else {
+		require.True(t, strings.HasSuffix(p.Type, code))
+	}
 	return p
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,6 +102,17 @@ type Options struct {
 	// ProblemTypeBase prefixes the error code to form a problem's "type" URI, e.g.
 	// "https://docs.lender.example/errors#". Default DefaultProblemTypeBase.
 	ProblemTypeBase string
+	// SDKProblemTypeBase prefixes the slug of a problem's "type" under SDKPrefix (one of
+	// authentication-failed, invalid-request, conflict, not-found, forbidden,
+	// rate-limit-exceeded, internal, validation-failed). Default
+	// DefaultSDKProblemTypeBase, the base the official SDK dispatches on.
+	SDKProblemTypeBase string
+
+	// CredentialCacheTTL is how long a stored credential's state (active, scopes) is
+	// trusted without reading it again. A revocation made through another replica takes
+	// effect here within this time; one made through this handler, at once. Default
+	// DefaultCredentialCacheTTL; negative disables the cache.
+	CredentialCacheTTL time.Duration
 }
 
 // Validate reports what is wrong with o, if anything. New panics on the same errors.
@@ -130,6 +142,16 @@ func (o *Options) Validate() error {
 	}
 	if o.TokenTTL < 0 || o.TokenTTL > 0 && o.TokenTTL <= 5*time.Minute {
 		errs = append(errs, errors.New("httpapi: TokenTTL must be more than 5 minutes (the SDK refreshes 300 s early)"))
+	}
+	if o.SDKProblemTypeBase != "" && !strings.Contains(o.SDKProblemTypeBase, ":") {
+		errs = append(errs, errors.New("httpapi: SDKProblemTypeBase must be a URI"))
+	}
+	for id, c := range o.Clients {
+		for _, sc := range c.Scopes {
+			if !slices.Contains(onboarding.AllScopes(), sc) {
+				errs = append(errs, fmt.Errorf("httpapi: client %q: unknown scope %q", id, sc))
+			}
+		}
 	}
 	if o.RateLimit < 0 || o.RateBurst < 0 || o.MaxJSONBody < 0 || o.MaxUploadSize < 0 ||
 		o.IdempotencyTTL < 0 || o.IdempotencyLockTimeout < 0 {
@@ -186,7 +208,10 @@ type api struct {
 	idemTTL  time.Duration
 	idemLock time.Duration
 
-	typeBase string
+	typeBase    string
+	sdkTypeBase string
+
+	creds *credCache
 }
 
 // New returns the partner REST API (docs/http-api.md) over svc, under both Prefixes. opts may be
@@ -254,6 +279,15 @@ func New(svc *onboarding.Service, opts *Options) http.Handler {
 	if a.typeBase == "" {
 		a.typeBase = DefaultProblemTypeBase
 	}
+	a.sdkTypeBase = opts.SDKProblemTypeBase
+	if a.sdkTypeBase == "" {
+		a.sdkTypeBase = DefaultSDKProblemTypeBase
+	}
+	ttl := opts.CredentialCacheTTL
+	if ttl == 0 {
+		ttl = DefaultCredentialCacheTTL
+	}
+	a.creds = newCredCache(ttl)
 	a.routes()
 	return a
 }
@@ -298,33 +332,55 @@ func (a *api) routes() {
 	type route struct {
 		method, path string
 		body         body
+		access       access
 		h            handlerFunc
 	}
+	var (
+		custRead   = access{scope: onboarding.ScopeCustomersRead}
+		custWrite  = access{scope: onboarding.ScopeCustomersWrite}
+		kycUpload  = access{scope: onboarding.ScopeKYCUpload}
+		offersRead = access{scope: onboarding.ScopeOffersRead}
+		webhooks   = access{scope: onboarding.ScopeWebhooksManage}
+		creds      = access{scope: onboarding.ScopeCredentialsManage}
+		anyPartner = access{}
+	)
 	rs := []route{
-		{"GET", "/customers", noBody, a.listCustomers},
-		{"POST", "/customers", jsonBody, a.createCustomer},
-		{"GET", "/customers/{id}", noBody, a.getCustomer},
-		{"PATCH", "/customers/{id}", jsonBody, a.updateCustomer},
-		{"GET", "/customers/{id}/documents", noBody, a.listDocuments},
-		{"POST", "/customers/{id}/documents", multipartBody, a.uploadDocument},
-		{"POST", "/customers/{id}/kyc-attachments", multipartBody, a.uploadAttachment},
-		{"POST", "/customers/{id}/biometrics", noBody, a.startBiometrics},
-		{"GET", "/customers/{id}/credit-offers", noBody, a.listCustomerOffers},
-		{"GET", "/credit-offers", noBody, a.listOffers},
-		{"GET", "/credit-offers/{id}", noBody, a.getOffer},
-		{"GET", "/webhooks/endpoints", noBody, a.listEndpoints},
-		{"POST", "/webhooks/endpoints", jsonBody, a.createEndpoint},
-		{"GET", "/webhooks/endpoints/{id}", noBody, a.getEndpoint},
-		{"PATCH", "/webhooks/endpoints/{id}", jsonBody, a.updateEndpoint},
-		{"DELETE", "/webhooks/endpoints/{id}", noBody, a.deleteEndpoint},
-		{"POST", "/webhooks/endpoints/{id}/secret/rotate", optionalJSON, a.rotateSecret},
-		{"POST", "/webhooks/endpoints/{id}/rotate-secret", optionalJSON, a.rotateSecret},
-		{"POST", "/webhooks/endpoints/{id}/recover", jsonBody, a.recoverEndpoint},
+		{"GET", "/customers", noBody, custRead, a.listCustomers},
+		{"POST", "/customers", jsonBody, custWrite, a.createCustomer},
+		{"GET", "/customers/{id}", noBody, custRead.orCustomer(), a.getCustomer},
+		{"PATCH", "/customers/{id}", jsonBody, custWrite, a.updateCustomer},
+		{"GET", "/customers/{id}/documents", noBody, custRead, a.listDocuments},
+		{"POST", "/customers/{id}/documents", multipartBody, kycUpload, a.uploadDocument},
+		{"POST", "/customers/{id}/kyc-attachments", multipartBody, kycUpload.orCustomer(), a.uploadAttachment},
+		{"POST", "/customers/{id}/kyc-attachments/selfie", multipartBody, access{customerOnly: true}, a.uploadSelfie},
+		{"POST", "/customers/{id}/kyc-review", noBody, custWrite, a.startKYCReview},
+		{"GET", "/customers/{id}/bank-account", noBody, custRead, a.getBankAccount},
+		{"POST", "/customers/{id}/bank-account", jsonBody, custWrite, a.setBankAccount},
+		{"POST", "/customers/{id}/biometrics", noBody, custWrite, a.startBiometrics},
+		{"GET", "/customers/{id}/credit-offers", noBody, offersRead, a.listCustomerOffers},
+		{"GET", "/credit-offers", noBody, offersRead, a.listOffers},
+		{"GET", "/credit-offers/{id}", noBody, offersRead, a.getOffer},
+		{"POST", "/credit-offers/{id}/simulations", jsonBody, offersRead, a.createSimulation},
+		{"GET", "/credit-offers/{id}/simulations/{sim}", noBody, offersRead, a.getSimulation},
+		{"GET", "/banks", noBody, anyPartner, a.listBanks},
+		{"POST", "/biometrics/session-exchange", jsonBody, access{scope: onboarding.ScopeBiometricsExchange}, a.exchangeBiometricsCode},
+		{"GET", "/auth/credentials", noBody, creds, a.listCredentials},
+		{"POST", "/auth/credentials", jsonBody, creds, a.createCredential},
+		{"GET", "/auth/credentials/{id}", noBody, creds, a.getCredential},
+		{"DELETE", "/auth/credentials/{id}", noBody, creds, a.revokeCredential},
+		{"GET", "/webhooks/endpoints", noBody, webhooks, a.listEndpoints},
+		{"POST", "/webhooks/endpoints", jsonBody, webhooks, a.createEndpoint},
+		{"GET", "/webhooks/endpoints/{id}", noBody, webhooks, a.getEndpoint},
+		{"PATCH", "/webhooks/endpoints/{id}", jsonBody, webhooks, a.updateEndpoint},
+		{"DELETE", "/webhooks/endpoints/{id}", noBody, webhooks, a.deleteEndpoint},
+		{"POST", "/webhooks/endpoints/{id}/secret/rotate", optionalJSON, webhooks, a.rotateSecret},
+		{"POST", "/webhooks/endpoints/{id}/rotate-secret", optionalJSON, webhooks, a.rotateSecret},
+		{"POST", "/webhooks/endpoints/{id}/recover", jsonBody, webhooks, a.recoverEndpoint},
 	}
 	for _, p := range Prefixes {
 		a.mux.Handle("POST "+p+"/auth/token", a.public(p, a.issueToken))
 		for _, rt := range rs {
-			a.mux.Handle(rt.method+" "+p+rt.path, a.protected(p, rt.path, rt.body, rt.h))
+			a.mux.Handle(rt.method+" "+p+rt.path, a.protected(p, rt.path, rt.body, rt.access, rt.h))
 		}
 	}
 	a.mux.HandleFunc("/", a.notFound)
@@ -334,7 +390,7 @@ func (a *api) routes() {
 // limiting, then the route.
 func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rc := &reqCtx{id: requestID(r), start: start, rawW: w}
+	rc := &reqCtx{id: requestID(r), start: start, rawW: w, format: formatOf(r.URL.Path)}
 	sw := &statusWriter{ResponseWriter: w}
 	w = sw
 	w.Header().Set("X-Request-Id", rc.id)
@@ -355,7 +411,7 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// Authenticate before limiting so that a partner is limited as a partner wherever its
 	// requests come from; the route decides whether it needs the result.
-	rc.auth = a.authenticate(r)
+	rc.auth = a.authenticate(r.Context(), r)
 	key := "ip:" + addressBlock(a.clientIP(r))
 	if rc.auth.err == nil {
 		key = "partner:" + rc.auth.partner

@@ -69,6 +69,7 @@ func routeHash(r *http.Request, rc *reqCtx) []byte {
 	h := sha256.New()
 	writeField(h, r.Method)
 	writeField(h, strings.TrimPrefix(r.URL.Path, rc.prefix))
+	writeField(h, string(rc.format)) // a response is stored in its format: no replay across formats
 	writeField(h, r.URL.RawQuery)
 	return h.Sum(nil)
 }

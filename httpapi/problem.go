@@ -39,6 +39,9 @@ type Problem struct {
 	// Error is, on the token endpoint only, the OAuth 2.0 error code (RFC 6749 §5.2), so
 	// OAuth clients understand the answer too.
 	Error string `json:"error,omitempty"`
+	// Missing is, on 422 kyc_incomplete, the requirement IDs of the mandatory items
+	// still pending or rejected, as the request's format names them.
+	Missing []string `json:"missing,omitempty"`
 }
 
 // problem is an error that already knows its response.
@@ -50,6 +53,7 @@ type problem struct {
 	fields     []onboarding.FieldError
 	existingID string
 	oauth      string
+	missing    []string
 	header     http.Header
 	// transient marks a failure the client may simply retry (its body did not arrive
 	// whole): its idempotency key is forgotten rather than bound to this answer.
@@ -99,6 +103,22 @@ func (a *api) toProblem(err error, rc *reqCtx) *problem {
 		return &problem{status: http.StatusUnprocessableEntity, code: f.Code, param: f.Param,
 			detail: strings.Join(parts, "; ") + ".", fields: ve.Fields}
 	}
+	var ki *onboarding.KYCIncompleteError
+	if errors.As(err, &ki) {
+		f := onboarding.WireFormatGuide
+		if rc != nil {
+			f = rc.format
+		}
+		p := &problem{status: http.StatusUnprocessableEntity, code: "kyc_incomplete", param: "kyc"}
+		for i := range ki.Missing {
+			id := f.RequirementID(&ki.Missing[i])
+			p.missing = append(p.missing, id)
+			p.fields = append(p.fields, onboarding.FieldError{Param: id, Code: "kyc_incomplete",
+				Detail: "is " + string(ki.Missing[i].Status)})
+		}
+		p.detail = "The customer still owes mandatory KYC items: " + strings.Join(p.missing, ", ") + "."
+		return p
+	}
 	var ce *onboarding.ConflictError
 	if errors.As(err, &ce) && ce.Field != "idempotency_key" {
 		return &problem{status: http.StatusConflict, code: "customer_already_exists", param: ce.Field,
@@ -125,6 +145,11 @@ func (a *api) toProblem(err error, rc *reqCtx) *problem {
 			detail: "A biometrics session is already open for this customer; use it or wait for it to expire."}
 	case errors.Is(err, onboarding.ErrInvalidTransition):
 		return &problem{status: http.StatusConflict, code: "invalid_transition", detail: clean(err) + "."}
+	case errors.Is(err, onboarding.ErrInvalidCredentials):
+		return unauthorized("invalid_token", "The credential behind this token was revoked or expired.")
+	case errors.Is(err, onboarding.ErrInvalidCode):
+		return &problem{status: http.StatusBadRequest, code: "invalid_code", param: "code", oauth: "invalid_grant",
+			detail: "The biometrics code is unknown, used or expired; start a new session."}
 	case errors.Is(err, onboarding.ErrNotConfigured):
 		return &problem{status: http.StatusNotImplemented, code: "not_implemented",
 			detail: "This operation is not enabled on this server."}
@@ -161,9 +186,13 @@ func (a *api) writeProblem(w http.ResponseWriter, r *http.Request, p *problem) {
 	if p.transient && rc != nil {
 		rc.transient = true
 	}
-	body := Problem{Type: a.typeBase + p.code, Title: http.StatusText(p.status), Status: p.status,
+	f := onboarding.WireFormatGuide
+	if rc != nil {
+		f = rc.format
+	}
+	body := Problem{Type: a.problemType(f, p), Title: http.StatusText(p.status), Status: p.status,
 		Detail: p.detail, Instance: r.URL.Path, Code: p.code, Param: p.param, Errors: p.fields,
-		ExistingCustomerID: p.existingID, Error: p.oauth}
+		ExistingCustomerID: p.existingID, Error: p.oauth, Missing: p.missing}
 	if body.Errors == nil {
 		body.Errors = []onboarding.FieldError{}
 	}
@@ -182,11 +211,16 @@ func (a *api) writeProblem(w http.ResponseWriter, r *http.Request, p *problem) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// writeJSON answers with v as JSON.
+// writeJSON answers with v as JSON, in the request's wire format.
 func (a *api) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	if rc := reqFrom(r.Context()); rc != nil {
+		v = encode(rc.format, v)
+	}
 	var b []byte
 	var err error
-	if m, ok := v.(json.Marshaler); ok {
+	if raw, ok := v.(json.RawMessage); ok {
+		b = raw
+	} else if m, ok := v.(json.Marshaler); ok {
 		b, err = m.MarshalJSON() // the API objects encode themselves: skip re-compacting
 	} else {
 		b, err = json.Marshal(v)

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/onboardkit/onboarding"
 )
 
 // reqCtx is what the layers of one request share.
@@ -23,7 +25,8 @@ type reqCtx struct {
 	auth    authResult
 	partner string
 	client  string
-	prefix  string // "/v3" or "/api/v3"
+	prefix  string                // "/v3" or "/api/v3"
+	format  onboarding.WireFormat // the prefix's wire format
 
 	body []byte     // a JSON route's body, read whole (bounded)
 	form *formState // a multipart route's streaming state
@@ -76,8 +79,8 @@ func (a *api) public(prefix string, h handlerFunc) http.Handler {
 	})
 }
 
-// protected wraps a partner route: token, body, idempotency.
-func (a *api) protected(prefix, path string, kind body, h handlerFunc) http.Handler {
+// protected wraps a partner route: token, access, body, idempotency.
+func (a *api) protected(prefix, path string, kind body, ac access, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := reqFrom(r.Context())
 		rc.prefix = prefix
@@ -86,6 +89,10 @@ func (a *api) protected(prefix, path string, kind body, h handlerFunc) http.Hand
 			return
 		}
 		rc.partner, rc.client = rc.auth.partner, rc.auth.client
+		if err := ac.check(r, rc.auth); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
 		switch kind {
 		case jsonBody, optionalJSON:
 			b, err := a.readJSON(r, rc, kind == optionalJSON)

@@ -16,24 +16,18 @@ type createEndpointBody struct {
 	Description string   `json:"description"`
 }
 
-// endpointWithSecret is the endpoint object plus its secret, shown only at creation.
-type endpointWithSecret struct {
-	*onboarding.WebhookEndpoint
-	Secret string `json:"secret"`
-}
-
 func (a *api) createEndpoint(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	var b createEndpointBody
 	if err := decodeJSON(rc.body, &b, nil); err != nil {
 		return err
 	}
 	e, secret, err := a.svc.CreateWebhookEndpoint(r.Context(), rc.partner, onboarding.CreateEndpointParams{
-		URL: b.URL, Events: b.Events, Description: b.Description})
+		URL: b.URL, Events: b.Events, Description: b.Description, Format: rc.format})
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", location(rc, "/webhooks/endpoints/"+e.ID))
-	a.writeJSON(w, r, http.StatusCreated, endpointWithSecret{WebhookEndpoint: e, Secret: secret})
+	a.writeJSON(w, r, http.StatusCreated, withSecret{v: e, name: "secret", value: secret})
 	return nil
 }
 
@@ -140,9 +134,10 @@ type rotateBody struct {
 
 // rotateResponse is the answer to a secret rotation.
 type rotateResponse struct {
-	ID                      string    `json:"id"`
-	Secret                  string    `json:"secret"`
-	PreviousSecretExpiresAt time.Time `json:"previous_secret_expires_at"`
+	ID     string `json:"id"`
+	Secret string `json:"secret"`
+	// PreviousSecretExpiresAt is a timestamp in the request's format.
+	PreviousSecretExpiresAt any `json:"previous_secret_expires_at"`
 }
 
 // rotateSecret is POST /webhooks/endpoints/{id}/secret/rotate (and /rotate-secret).
@@ -166,7 +161,7 @@ func (a *api) rotateSecret(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	if err != nil {
 		return err
 	}
-	a.writeJSON(w, r, http.StatusOK, rotateResponse{ID: id, Secret: secret, PreviousSecretExpiresAt: expires})
+	a.writeJSON(w, r, http.StatusOK, rotateResponse{ID: id, Secret: secret, PreviousSecretExpiresAt: timeIn(rc, expires)})
 	return nil
 }
 

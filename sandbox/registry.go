@@ -13,12 +13,26 @@ import (
 // Registry is a deterministic onboarding.CompanyRegistry for sandboxes and tests: the same
 // CNPJ always gives the same company. It never calls out.
 //
-// The legal nature is derived from the CNPJ's first eight characters (the raiz): numeric
-// CNPJs whose raiz ends in 0–5 are MEI (the guide's case), 6 LTDA, 7 SLU, 8 S.A., 9 EI;
-// alphanumeric CNPJs (issued since July 2026) whose raiz ends in a letter are LTDA, the
-// others follow their last digit. LTDA and S.A. companies have one co-owner besides the
-// applicant, with a generated CPF. The opening date lies between 2010 and 2025.
+// Every company is a MEI (microempreendedor individual), as in the partner guide, unless
+// its CNPJ's raiz (the first eight characters) starts with one of the magic prefixes:
+//
+//	raiz prefix  legal nature                        example CNPJ
+//	66           LTDA, with one co-owner             66.123.456/0001-…
+//	77           SLU (sociedade limitada unipessoal) 77.123.456/0001-…
+//	88           S.A., with one co-owner             88.123.456/0001-…
+//	99           EI (empresário individual)          99.123.456/0001-…
+//
+// The co-owner of an LTDA or S.A. has a generated CPF. The opening date lies between
+// 2010 and 2025. The sandbox scorer's magic roots (11111111 to 55555555) are MEIs here.
 type Registry struct{}
+
+// The CNPJ raiz prefixes that select a legal nature other than MEI.
+const (
+	RegistryLTDAPrefix = "66"
+	RegistrySLUPrefix  = "77"
+	RegistrySAPrefix   = "88"
+	RegistryEIPrefix   = "99"
+)
 
 var _ onboarding.CompanyRegistry = Registry{}
 
@@ -31,19 +45,17 @@ func (Registry) LookupCompany(_ context.Context, cnpj taxid.CNPJ) (*onboarding.C
 	r := rand.New(rand.NewPCG(seed, seed>>1))
 	info := &onboarding.CompanyInfo{Status: "active",
 		OpenedAt: time.Date(2010+r.IntN(16), time.Month(1+r.IntN(12)), 1+r.IntN(28), 0, 0, 0, 0, time.UTC)}
-	switch last := bare[7]; {
-	case last >= 'A':
+	switch bare[:2] {
+	case RegistryLTDAPrefix:
 		info.LegalNature = onboarding.LegalNatureLTDA
-	case last <= '5':
-		info.LegalNature = onboarding.LegalNatureMEI
-	case last == '6':
-		info.LegalNature = onboarding.LegalNatureLTDA
-	case last == '7':
+	case RegistrySLUPrefix:
 		info.LegalNature = onboarding.LegalNatureSLU
-	case last == '8':
+	case RegistrySAPrefix:
 		info.LegalNature = onboarding.LegalNatureSA
-	default:
+	case RegistryEIPrefix:
 		info.LegalNature = onboarding.LegalNatureEI
+	default:
+		info.LegalNature = onboarding.LegalNatureMEI
 	}
 	if info.LegalNature == onboarding.LegalNatureLTDA || info.LegalNature == onboarding.LegalNatureSA {
 		info.Partners = []onboarding.CompanyPartner{{Name: "Sócia Sandbox", CPF: taxid.GenerateCPF(r)}}

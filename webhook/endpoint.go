@@ -87,8 +87,12 @@ type Endpoint struct {
 }
 
 // Matches reports whether the endpoint's event filter selects eventType. It looks at the
-// filter only; a disabled endpoint may still match.
+// filter only; a disabled endpoint may still match. An opt-in type (see OptIn) matches
+// only a filter that lists it exactly.
 func (e *Endpoint) Matches(eventType string) bool {
+	if OptIn(eventType) {
+		return slices.Contains(e.Events, eventType)
+	}
 	return MatchFilter(e.Events, eventType)
 }
 

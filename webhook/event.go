@@ -18,12 +18,24 @@ const (
 	EventCustomerDenied       = "customer.denied"
 	EventCreditOfferAvailable = "credit_offer.available"
 	EventCreditOfferExpired   = "credit_offer.expired"
+	// EventCustomerBankAccountUpdated is opt-in (see OptIn): an endpoint receives it only
+	// when its filter names it exactly.
+	EventCustomerBankAccountUpdated = "customer.bank_account_updated"
 )
 
 // EventTypes returns the catalogue in a stable order (a new slice each call).
 func EventTypes() []string {
 	return []string{EventCustomerCreated, EventCustomerKYCUpdated, EventCustomerUnderReview, EventCustomerActive,
-		EventCustomerDenied, EventCreditOfferAvailable, EventCreditOfferExpired}
+		EventCustomerDenied, EventCreditOfferAvailable, EventCreditOfferExpired, EventCustomerBankAccountUpdated}
+}
+
+// OptIn reports whether eventType is an opt-in type: one added to the catalogue after
+// endpoints already existed. Receivers written against the earlier catalogue (the official
+// SDK throws on a type it does not know) would break on it, so an endpoint gets an opt-in
+// type only when its filter lists that exact type: neither "*", a prefix wildcard nor an
+// empty filter selects it. See Endpoint.Matches.
+func OptIn(eventType string) bool {
+	return eventType == EventCustomerBankAccountUpdated
 }
 
 // Event is the envelope every webhook body carries. The same event delivered to two

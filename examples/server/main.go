@@ -72,6 +72,7 @@ type config struct {
 	sandbox      bool
 	allowPrivate bool
 	logLevel     string
+	publicURL    string
 }
 
 // parseConfig reads flags, with environment variables as their defaults.
@@ -112,6 +113,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.BoolVar(&c.sandbox, "sandbox", sandbox, "sandbox reviewer, biometrics, registry and scorer; loopback webhooks allowed (ONBOARDING_SANDBOX)")
 	fs.BoolVar(&c.allowPrivate, "allow-private-webhooks", allowPrivate, "allow webhook endpoints on loopback and private networks (ONBOARDING_ALLOW_PRIVATE_WEBHOOKS)")
 	fs.StringVar(&c.logLevel, "log-level", env("ONBOARDING_LOG_LEVEL", "info"), "debug, info, warn or error (ONBOARDING_LOG_LEVEL)")
+	fs.StringVar(&c.publicURL, "public-url", env("ONBOARDING_PUBLIC_URL", ""), "the URL customers reach this server at; biometrics session URLs are <public-url>/kyc/?code=… (ONBOARDING_PUBLIC_URL; default: http://<listen address>)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -236,7 +238,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	defer blobs.Close()
 
-	opts := &onboarding.Options{Blobs: blobs, Logger: logger, AllowPrivateWebhooks: cfg.allowPrivate}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	publicURL := strings.TrimSuffix(cfg.publicURL, "/")
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+
+	opts := &onboarding.Options{Blobs: blobs, Logger: logger, AllowPrivateWebhooks: cfg.allowPrivate,
+		KYCPageURL: publicURL + "/kyc/"}
 	if cfg.sandbox {
 		opts.Reviewer = sandbox.Reviewer{}
 		opts.Biometrics = sandbox.Biometrics{}
@@ -274,10 +287,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return err
-	}
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var wg sync.WaitGroup

@@ -21,6 +21,9 @@ func scanCustomer(r rowScanner) (*onboarding.Customer, error) {
 		return nil, err
 	}
 	c.CPF, c.CNPJ, c.LegalNature, c.Status = taxid.CPF(cpf), taxid.CNPJ(cnpj), onboarding.LegalNature(ln), onboarding.Status(status)
+	if c.ExternalID == c.ID {
+		c.ExternalID = "" // see storedExternalID
+	}
 	if len(kyc) > 0 {
 		if err := json.Unmarshal(kyc, &c.KYC); err != nil {
 			return nil, fmt.Errorf("bunstore: customer %s: decode kyc: %w", c.ID, err)
@@ -35,6 +38,17 @@ func encodeKYC(c *onboarding.Customer) (string, error) {
 		return "", fmt.Errorf("bunstore: customer %s: encode kyc: %w", c.ID, err)
 	}
 	return string(b), nil
+}
+
+// storedExternalID is the external_id column of c. A customer registered without an
+// external_id stores its own ID there: the column stays NOT NULL and unique per partner
+// (no partner can know a customer's ID before it exists), and scanCustomer reads it
+// back as "".
+func storedExternalID(c *onboarding.Customer) string {
+	if c.ExternalID == "" {
+		return c.ID
+	}
+	return c.ExternalID
 }
 
 const insertCustomerSQL = `INSERT INTO customers (id, partner_id, external_id, cpf, cnpj, tax_key, name, email, phone, trading_name, legal_nature, status, kyc, version, created_at, updated_at)
@@ -58,7 +72,7 @@ func (q *queries) InsertCustomer(ctx context.Context, c *onboarding.Customer) er
 	if q.pg {
 		query = insertCustomerPGSQL
 	}
-	res, err := q.db.ExecContext(ctx, query, c.ID, c.PartnerID, c.ExternalID, string(c.CPF),
+	res, err := q.db.ExecContext(ctx, query, c.ID, c.PartnerID, storedExternalID(c), string(c.CPF),
 		string(c.CNPJ), taxKey, c.Name, c.Email, c.Phone, c.TradingName, string(c.LegalNature), string(c.Status),
 		kyc, q.ts(c.CreatedAt), q.ts(c.UpdatedAt))
 	if err != nil {
@@ -82,7 +96,7 @@ func (q *queries) InsertCustomer(ctx context.Context, c *onboarding.Customer) er
 func (q *queries) customerConflict(ctx context.Context, c *onboarding.Customer, taxKey string) error {
 	rows, err := q.db.QueryContext(ctx, `SELECT id, partner_id, external_id, tax_key FROM customers
 WHERE id = ? OR (partner_id = ? AND external_id = ?) OR (partner_id = ? AND tax_key = ?)`,
-		c.ID, c.PartnerID, c.ExternalID, c.PartnerID, taxKey)
+		c.ID, c.PartnerID, storedExternalID(c), c.PartnerID, taxKey)
 	if err != nil {
 		return translate(err)
 	}
@@ -96,7 +110,7 @@ WHERE id = ? OR (partner_id = ? AND external_id = ?) OR (partner_id = ? AND tax_
 		switch {
 		case id == c.ID:
 			byID = &onboarding.ConflictError{Field: "id"}
-		case partner == c.PartnerID && ext == c.ExternalID:
+		case partner == c.PartnerID && ext == storedExternalID(c):
 			byExt = &onboarding.ConflictError{Field: "external_id", ExistingID: id}
 		case partner == c.PartnerID && tk == taxKey:
 			byTax = &onboarding.ConflictError{Field: taxKeyField(taxKey), ExistingID: id}

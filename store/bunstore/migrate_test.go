@@ -18,7 +18,6 @@ import (
 	"github.com/uptrace/bun/driver/sqliteshim"
 
 	"github.com/onboardkit/onboarding"
-	"github.com/onboardkit/onboarding/webhook"
 )
 
 // seed writes, at schema version k (the state after the k-th migration), rows that later
@@ -59,10 +58,14 @@ var seeds = map[int]seed{
 		write: func(ctx context.Context, db *bun.DB) error {
 			s := New(db, nil)
 			now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-			e := &onboarding.WebhookEndpoint{Endpoint: webhook.Endpoint{ID: "we_seed", PartnerID: "seed", URL: "https://example.com/hook",
-				Events: []string{"customer.*"}, Status: webhook.EndpointActive,
-				Secrets: []webhook.Secret{{Value: "whsec_c2VlZHNlZWRzZWVkc2VlZHNlZWRzZWVk", CreatedAt: now}}, CreatedAt: now, UpdatedAt: now}}
-			if err := s.InsertEndpoint(ctx, e); err != nil {
+			ts := any(now.UnixMicro())
+			if db.Dialect().Name() == dialect.PG {
+				ts = now
+			}
+			// An endpoint as version 2 stored it (no format): version 5 makes it the guide's.
+			if _, err := db.ExecContext(ctx, `INSERT INTO webhook_endpoints (id, partner_id, url, events, description, status,
+secrets, version, created_at, updated_at) VALUES ('we_seed', 'seed', 'https://example.com/hook', '["customer.*"]', '', 'active',
+'[{"value":"whsec_c2VlZHNlZWRzZWVkc2VlZHNlZWRzZWVk"}]', 1, ?, ?)`, ts, ts); err != nil {
 				return err
 			}
 			if err := s.InsertDelivery(ctx, &onboarding.Delivery{ID: "dlv_seed", PartnerID: "seed", EndpointID: "we_seed",
@@ -71,10 +74,6 @@ var seeds = map[int]seed{
 				return err
 			}
 			// An offer as version 2 stored it (no released_at): version 3 releases it.
-			ts := any(now.UnixMicro())
-			if db.Dialect().Name() == dialect.PG {
-				ts = now
-			}
 			_, err := db.ExecContext(ctx, `INSERT INTO credit_offers (id, partner_id, customer_id, external_id, status,
 approved_amount, min_amount, monthly_interest_rate, due_date_rule, valid_until, model, version, created_at, updated_at)
 VALUES ('co_seed', 'seed', 'cust_seed-1', 'seed-1', 'available', 500000, 50000, 35000, 'monthly', ?, 'seed', 1, ?, ?)`, ts, ts, ts)
@@ -85,6 +84,7 @@ VALUES ('co_seed', 'seed', 'cust_seed-1', 'seed-1', 'available', 500000, 50000, 
 			e, err := s.GetEndpoint(ctx, "seed", "we_seed")
 			require.NoError(t, err)
 			assert.Equal(t, []string{"customer.*"}, e.Events)
+			assert.Equal(t, onboarding.WireFormat(""), e.Format, "endpoints from before version 5 deliver in the guide's format")
 			_, err = s.GetDelivery(ctx, "seed", "dlv_seed")
 			require.NoError(t, err)
 			o, err := s.GetOffer(ctx, "seed", "co_seed")

@@ -291,3 +291,18 @@ func (s *Store) Vacuum(ctx context.Context, full bool) error {
 	}
 	return nil
 }
+
+// DeleteCustomerBankAccounts implements onboarding.PrivacyQueries.
+func (q *queries) DeleteCustomerBankAccounts(ctx context.Context, partnerID, customerID string) (int, error) {
+	return q.exec(ctx, `DELETE FROM bank_accounts WHERE customer_id = ? AND partner_id = ?`, customerID, partnerID)
+}
+
+// DeleteCustomerSimulations implements onboarding.PrivacyQueries.
+func (q *queries) DeleteCustomerSimulations(ctx context.Context, partnerID, customerID string) (int, error) {
+	return q.exec(ctx, `DELETE FROM simulations WHERE customer_id = ? AND partner_id = ?`, customerID, partnerID)
+}
+
+// DeleteCustomerBiometricsCodes implements onboarding.PrivacyQueries.
+func (q *queries) DeleteCustomerBiometricsCodes(ctx context.Context, partnerID, customerID string) (int, error) {
+	return q.exec(ctx, `DELETE FROM biometrics_codes WHERE customer_id = ? AND partner_id = ?`, customerID, partnerID)
+}

@@ -18,7 +18,7 @@ var (
 
 // ---- endpoints ----
 
-const endpointCols = `id, partner_id, url, events, description, status, secrets, version, created_at, updated_at`
+const endpointCols = `id, partner_id, url, events, description, status, secrets, version, created_at, updated_at, format`
 
 // storedSecret is the JSON form of a webhook.Secret in the secrets column.
 type storedSecret struct {
@@ -49,12 +49,13 @@ func encodeEndpoint(e *onboarding.WebhookEndpoint) (events, secrets string, err 
 
 func scanEndpoint(r rowScanner) (*onboarding.WebhookEndpoint, error) {
 	e := &onboarding.WebhookEndpoint{}
-	var status string
+	var status, format string
 	var events, secrets []byte
 	if err := r.Scan(&e.ID, &e.PartnerID, &e.URL, bytesCol{&events}, &e.Description, &status, bytesCol{&secrets},
-		&e.Version, timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt}); err != nil {
+		&e.Version, timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt}, &format); err != nil {
 		return nil, err
 	}
+	e.Format = onboarding.WireFormat(format)
 	e.Status = webhook.EndpointStatus(status)
 	if len(events) > 0 {
 		if err := json.Unmarshal(events, &e.Events); err != nil {
@@ -91,8 +92,9 @@ func (q *queries) InsertEndpoint(ctx context.Context, e *onboarding.WebhookEndpo
 	if err != nil {
 		return err
 	}
-	_, err = q.db.ExecContext(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-		e.ID, e.PartnerID, e.URL, events, freeText(e.Description), string(e.Status), secrets, q.ts(e.CreatedAt), q.ts(e.UpdatedAt))
+	_, err = q.db.ExecContext(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+		e.ID, e.PartnerID, e.URL, events, freeText(e.Description), string(e.Status), secrets, q.ts(e.CreatedAt), q.ts(e.UpdatedAt),
+		string(e.Format))
 	if err != nil {
 		return translate(err)
 	}

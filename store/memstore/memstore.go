@@ -49,6 +49,7 @@ type state struct {
 	endpoints    map[string]*onboarding.WebhookEndpoint
 	deliveries   map[string]*onboarding.Delivery
 	attempts     []*onboarding.DeliveryAttempt
+	partnerAPI   partnerAPIState
 }
 
 var (
@@ -69,6 +70,7 @@ func New() *Store {
 		idempotency:  map[partnerKey]*onboarding.IdempotencyKey{},
 		endpoints:    map[string]*onboarding.WebhookEndpoint{},
 		deliveries:   map[string]*onboarding.Delivery{},
+		partnerAPI:   newPartnerAPIState(),
 	}}
 	s.reader = &txn{st: &s.state}
 	s.runlock = s.mu.RUnlock

@@ -19,7 +19,7 @@ func (t *txn) InsertCustomer(_ context.Context, c *onboarding.Customer) error {
 		return &onboarding.ConflictError{Field: "id"}
 	}
 	ek, tk := partnerKey{c.PartnerID, c.ExternalID}, partnerKey{c.PartnerID, c.TaxKey()}
-	if id, ok := st.byExternalID[ek]; ok {
+	if id, ok := st.byExternalID[ek]; ok && c.ExternalID != "" {
 		return &onboarding.ConflictError{Field: "external_id", ExistingID: id}
 	}
 	if id, ok := st.byTaxKey[tk]; ok {
@@ -29,11 +29,15 @@ func (t *txn) InsertCustomer(_ context.Context, c *onboarding.Customer) error {
 	stored.Version = 1
 	c.Version = 1
 	st.customers[c.ID] = stored
-	st.byExternalID[ek] = c.ID
+	if c.ExternalID != "" { // a customer without one is found by its tax key alone
+		st.byExternalID[ek] = c.ID
+	}
 	st.byTaxKey[tk] = c.ID
 	t.onUndo(func() {
 		delete(st.customers, c.ID)
-		delete(st.byExternalID, ek)
+		if c.ExternalID != "" {
+			delete(st.byExternalID, ek)
+		}
 		delete(st.byTaxKey, tk)
 	})
 	return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/onboardkit/onboarding/internal/testfiles"
 	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/sandbox"
+	"github.com/onboardkit/onboarding/taxid"
 	"github.com/onboardkit/onboarding/webhook"
 )
 
@@ -380,4 +382,47 @@ func testServiceErasureRace(t *testing.T, s onboarding.Store) {
 	h, err := svc.History(ctx, "p1", c.ID)
 	require.NoError(t, err)
 	assert.Equal(t, onboarding.EventErase, h[len(h)-1].Event)
+}
+
+// testServiceErasePartnerAPIData: a customer with a bank account, a loan simulation and a
+// biometrics code is erased whole (those rows reference the customer).
+func testServiceErasePartnerAPIData(t *testing.T, s onboarding.Store) {
+	ctx := context.Background()
+	svc := onboardingtest.NewService(t, s, nil)
+	c, _, err := svc.CreateCustomer(ctx, "p1", registration(t))
+	require.NoError(t, err)
+	other := registration(t)
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7)) // another company than c's
+	other.CPF, other.CNPJ = taxid.GenerateCPF(r).String(), taxid.GenerateCNPJ(r, false).String()
+	control, _, err := svc.CreateCustomer(ctx, "p1", other)
+	require.NoError(t, err)
+	for _, cust := range []*onboarding.Customer{c, control} {
+		id := cust.ID
+		offer := newOffer(cust)
+		require.NoError(t, s.InsertOffer(ctx, offer))
+		require.NoError(t, s.InsertBankAccount(ctx, &onboarding.BankAccount{ID: onboarding.NewID("ba"), PartnerID: "p1",
+			CustomerID: id, BankID: "001", BankName: "Banco do Brasil S.A.", Branch: "0001", Number: "12345", Digit: "6",
+			Kind: "checking", CreatedAt: base}))
+		require.NoError(t, s.InsertSimulation(ctx, &onboarding.Simulation{ID: onboarding.NewID("sim"), PartnerID: "p1",
+			CustomerID: id, CreditOfferID: offer.ID, CreatedAt: base}))
+		require.NoError(t, s.InsertBiometricsCode(ctx, &onboarding.BiometricsCode{Hash: onboarding.NewID("h"), PartnerID: "p1",
+			CustomerID: id, ExpiresAt: base.Add(time.Hour), CreatedAt: base}))
+	}
+	receipt, err := svc.EraseCustomer(ctx, "p1", c.ID, onboarding.EraseParams{Reason: "data subject request 42"})
+	require.NoError(t, err)
+	raw, err := json.Marshal(receipt)
+	require.NoError(t, err)
+	for _, table := range []string{"bank_accounts", "simulations", "biometrics_codes"} {
+		assert.Contains(t, string(raw), table, "the receipt names what was removed")
+	}
+	_, err = s.GetBankAccount(ctx, "p1", c.ID)
+	assert.ErrorIs(t, err, onboarding.ErrNotFound)
+	_, err = s.GetBankAccount(ctx, "p1", control.ID)
+	assert.NoError(t, err, "the control customer keeps its account")
+	n, err := s.DeleteCustomerSimulations(ctx, "p1", c.ID)
+	require.NoError(t, err)
+	assert.Zero(t, n, "no simulation left")
+	n, err = s.DeleteCustomerBiometricsCodes(ctx, "p1", c.ID)
+	require.NoError(t, err)
+	assert.Zero(t, n, "no code left")
 }

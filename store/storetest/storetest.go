@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"WebhookQueries", testWebhookQueries},
+		{"PartnerAPIQueries", testPartnerAPIQueries},
 		{"Retention", testRetention},
 		{"ErasureQueries", testErasureQueries},
 		{"RetentionQueries", testRetentionQueries},
@@ -69,6 +70,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"JobListener", testJobListener},
 		{"SingleWriter", testSingleWriter},
 		{"PartnerLock", testPartnerLock},
+		{"ServiceErasePartnerAPIData", testServiceErasePartnerAPIData},
 		{"ServiceEndpointCap", testServiceEndpointCap},
 	}
 	for _, tc := range tests {

@@ -114,3 +114,24 @@ func (ac *AutoCommit) ListAllEndpoints(ctx context.Context, startingAfter string
 	defer done()
 	return q.ListAllEndpoints(ctx, startingAfter, limit)
 }
+
+// DeleteCustomerBankAccounts implements onboarding.PrivacyQueries: a write, through Write.
+func (ac *AutoCommit) DeleteCustomerBankAccounts(ctx context.Context, partnerID, customerID string) (int, error) {
+	return ac.count(ctx, func(q onboarding.Queries) (int, error) {
+		return q.DeleteCustomerBankAccounts(ctx, partnerID, customerID)
+	})
+}
+
+// DeleteCustomerSimulations implements onboarding.PrivacyQueries: a write, through Write.
+func (ac *AutoCommit) DeleteCustomerSimulations(ctx context.Context, partnerID, customerID string) (int, error) {
+	return ac.count(ctx, func(q onboarding.Queries) (int, error) {
+		return q.DeleteCustomerSimulations(ctx, partnerID, customerID)
+	})
+}
+
+// DeleteCustomerBiometricsCodes implements onboarding.PrivacyQueries: a write, through Write.
+func (ac *AutoCommit) DeleteCustomerBiometricsCodes(ctx context.Context, partnerID, customerID string) (int, error) {
+	return ac.count(ctx, func(q onboarding.Queries) (int, error) {
+		return q.DeleteCustomerBiometricsCodes(ctx, partnerID, customerID)
+	})
+}
