@@ -49,6 +49,7 @@ type state struct {
 	endpoints    map[string]*onboarding.WebhookEndpoint
 	deliveries   map[string]*onboarding.Delivery
 	attempts     []*onboarding.DeliveryAttempt
+	audit        []*onboarding.AuditEntry
 }
 
 var (

@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"WebhookQueries", testWebhookQueries},
+		{"BackofficeQueries", testBackofficeQueries},
 		{"Retention", testRetention},
 		{"ServiceFlow", testServiceFlow},
 		{"ServiceRegistrationRace", testServiceRegistrationRace},
