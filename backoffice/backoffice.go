@@ -223,8 +223,11 @@ func (h *Handler) need(min Role, api bool, fn func(w http.ResponseWriter, r *htt
 		}
 		if !op.Role.Can(min) {
 			if r.Method == http.MethodPost {
-				h.audit(r, op, onboarding.AuditEntry{Action: onboarding.AuditRefused, Target: r.URL.Path,
-					Detail: "needs the role " + string(min)})
+				e := onboarding.AuditEntry{Action: onboarding.AuditRefused, Target: r.URL.Path, Detail: "needs the role " + string(min)}
+				if strings.Contains(r.Pattern, "/customers/{id}") {
+					e.CustomerID = r.PathValue("id")
+				}
+				h.audit(r, op, e)
 			}
 			h.deny(w, r, api, http.StatusForbidden, "Your role ("+string(op.Role)+") may not do this.")
 			return
