@@ -71,8 +71,11 @@ type Handler struct {
 	root     http.Handler
 }
 
-// sessionCookie names the session cookie.
-const sessionCookie = "onboarding_backoffice"
+// sessionCookie names the session cookie; nextCookie holds where to go after a login.
+const (
+	sessionCookie = "onboarding_backoffice"
+	nextCookie    = "onboarding_backoffice_next"
+)
 
 // New returns the back office over svc.
 func New(svc *onboarding.Service, opts *Options) (*Handler, error) {
@@ -280,6 +283,11 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusMethodNotAllowed, "Method not allowed.")
 		return
 	}
+	if next := r.URL.Query().Get("next"); next != "" && r.Method == http.MethodGet {
+		// Kept for the way back from an identity provider, which drops the query.
+		http.SetCookie(w, &http.Cookie{Name: nextCookie, Value: safeNext(next), Path: Prefix + "/login",
+			MaxAge: int(loginTimeout.Seconds()), HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode})
+	}
 	op, err := h.auth.ServeLogin(w, r, loginUI{h})
 	var lf *LoginFailure
 	switch {
@@ -298,7 +306,13 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: Prefix + "/", HttpOnly: true,
 		Secure: h.secure, SameSite: http.SameSiteStrictMode})
 	h.audit(r, op, onboarding.AuditEntry{Action: onboarding.AuditLogin})
-	next := safeNext(r.FormValue("next"))
+	next := r.FormValue("next")
+	if c, err := r.Cookie(nextCookie); err == nil && next == "" {
+		next = c.Value
+	}
+	next = safeNext(next)
+	http.SetCookie(w, &http.Cookie{Name: nextCookie, Path: Prefix + "/login", MaxAge: -1, HttpOnly: true, Secure: h.secure,
+		SameSite: http.SameSiteLaxMode})
 	if r.Method == http.MethodGet {
 		// Back from an identity provider: this navigation started on another site, so a
 		// redirect would not carry the SameSite=Strict cookie just set. A page of this

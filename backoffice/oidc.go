@@ -36,7 +36,6 @@ type OIDC struct {
 type pendingLogin struct {
 	nonce    string
 	verifier string
-	next     string
 	expires  time.Time
 }
 
@@ -157,8 +156,7 @@ func (o *OIDC) start(w http.ResponseWriter, r *http.Request, ui LoginUI) error {
 		ui.Error(w, r, http.StatusServiceUnavailable, "Too many sign-ins in progress; try again in a few minutes.")
 		return nil
 	}
-	o.pending[state] = &pendingLogin{nonce: nonce, verifier: verifier, next: safeNext(r.URL.Query().Get("next")),
-		expires: now.Add(loginTimeout)}
+	o.pending[state] = &pendingLogin{nonce: nonce, verifier: verifier, expires: now.Add(loginTimeout)}
 	o.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: state, Path: "/backoffice/login", MaxAge: int(loginTimeout.Seconds()),
 		HttpOnly: true, Secure: ui.SecureCookies(), SameSite: http.SameSiteLaxMode})
