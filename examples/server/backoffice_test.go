@@ -66,27 +66,10 @@ func TestBackofficeConfig(t *testing.T) {
 func TestServerManualReview(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out := &lineWriter{lines: make(chan string, 16)}
-	done := make(chan error, 1)
 	secret := "test-secret-0123456789"
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "onboarding.db"),
-			"-blob", "file://" + filepath.Join(dir, "documents"), "-sandbox", "-reviewer", "manual",
-			"-clients", "acme:" + secret, "-operators", "rita:rita-password-123:reviewer"}, out, io.Discard, noEnv)
-	}()
-	var base string
-	select {
-	case line := <-out.lines:
-		m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(line)
-		require.NotNil(t, m, line)
-		base = m[1]
-	case err := <-done:
-		t.Fatalf("server ended: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start")
-	}
+	base, stop := startServer(t, "-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "onboarding.db"),
+		"-blob", "file://"+filepath.Join(dir, "documents"), "-sandbox", "-reviewer", "manual",
+		"-clients", "acme:"+secret, "-operators", "rita:rita-password-123:reviewer")
 	call := func(c *http.Client, method, path, ctype string, body io.Reader, hdr map[string]string) (int, map[string]any) {
 		t.Helper()
 		req, err := http.NewRequest(method, base+path, body)
@@ -104,15 +87,7 @@ func TestServerManualReview(t *testing.T) {
 		_ = json.NewDecoder(res.Body).Decode(&m)
 		return res.StatusCode, m
 	}
-	req, _ := http.NewRequest("POST", base+"/v3/auth/token", strings.NewReader("grant_type=client_credentials"))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("acme", secret)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	var tok map[string]any
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&tok))
-	res.Body.Close()
-	bearer := map[string]string{"Authorization": "Bearer " + tok["access_token"].(string)}
+	bearer := map[string]string{"Authorization": "Bearer " + partnerToken(t, base, "acme", secret)}
 
 	r := mrand.New(mrand.NewPCG(3, 4))
 	cnpj := taxid.GenerateCNPJ(r, false)
@@ -157,11 +132,51 @@ func TestServerManualReview(t *testing.T) {
 	_, c = call(http.DefaultClient, "GET", "/v3/customers/"+id, "", nil, bearer)
 	require.Equal(t, "active", c["status"])
 
-	cancel()
+	stop()
+}
+
+// startServer runs the server with args until stop, which checks it shut down
+// gracefully, and returns its base URL.
+func startServer(t *testing.T, args ...string) (base string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lineWriter{lines: make(chan string, 16)}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, out, io.Discard, noEnv) }()
 	select {
+	case line := <-out.lines:
+		m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(line)
+		require.NotNil(t, m, line)
+		base = m[1]
 	case err := <-done:
-		require.NoError(t, err)
+		cancel()
+		t.Fatalf("server ended: %v", err)
 	case <-time.After(30 * time.Second):
-		t.Fatal("no graceful shutdown")
+		cancel()
+		t.Fatal("server did not start")
 	}
+	return base, func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("no graceful shutdown")
+		}
+	}
+}
+
+// partnerToken gets an access token for a client of the partner API.
+func partnerToken(t *testing.T, base, client, secret string) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/v3/auth/token", strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(client, secret)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var tok map[string]any
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&tok))
+	return tok["access_token"].(string)
 }
