@@ -90,5 +90,7 @@ func Example_uploadToActive() {
 	// active
 	// register: "" -> pending_kyc by partner
 	// submit: "pending_kyc" -> under_review by partner
+	// item_decision: "under_review" -> under_review by reviewer:ana
+	// item_decision: "under_review" -> under_review by reviewer:ana
 	// approve: "under_review" -> active by reviewer:ana
 }

@@ -67,13 +67,15 @@ func TestGuideFlow(t *testing.T) {
 
 	hist, err := b.svc.History(ctx, "p1", c.ID)
 	require.NoError(t, err)
-	require.Len(t, hist, 3)
+	require.Len(t, hist, 5)
 	assert.Equal(t, onboarding.EventRegister, hist[0].Event)
 	assert.Equal(t, onboarding.EventSubmit, hist[1].Event)
 	assert.Equal(t, onboarding.StatusPendingKYC, hist[1].From)
 	assert.Equal(t, "partner", hist[1].Actor)
-	assert.Equal(t, onboarding.EventApprove, hist[2].Event)
-	assert.Equal(t, "reviewer:ana", hist[2].Actor)
+	assert.Equal(t, onboarding.EventItemDecision, hist[2].Event, "each item decision is recorded")
+	assert.Equal(t, onboarding.EventItemDecision, hist[3].Event)
+	assert.Equal(t, onboarding.EventApprove, hist[4].Event)
+	assert.Equal(t, "reviewer:ana", hist[4].Actor)
 
 	assert.Equal(t, []onboarding.EventType{
 		onboarding.EventCustomerCreated,

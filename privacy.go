@@ -69,10 +69,6 @@ type PrivacyQueries interface {
 	// ListStaleCustomers returns up to limit customers (any partner) in status whose last
 	// change (UpdatedAt) is before updatedBefore, least recently changed first.
 	ListStaleCustomers(ctx context.Context, status Status, updatedBefore time.Time, limit int) ([]*Customer, error)
-
-	// ListAllEndpoints returns up to limit webhook endpoints of every partner after the ID
-	// startingAfter, in ID order (to reseal their secrets).
-	ListAllEndpoints(ctx context.Context, startingAfter string, limit int) ([]*WebhookEndpoint, error)
 }
 
 // Purger is implemented by stores that can push the bytes of deleted rows out of their

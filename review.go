@@ -175,6 +175,12 @@ func (s *Service) runReview(ctx context.Context, j *Job, documentID string) erro
 	return err
 }
 
+// EventItemDecision is recorded in the history (status unchanged) for every decision on a
+// KYC item, manual or automated, with its actor and "<requirement_id> approved" or
+// "<requirement_id> rejected: <reason>" as the reason. It is not an FSM event: a status
+// change the decision leads to follows as its own row.
+const EventItemDecision LifecycleEvent = "item_decision"
+
 // ReviewDecision is a reviewer's verdict on a document.
 type ReviewDecision string
 
@@ -197,6 +203,15 @@ type ReviewParams struct {
 // the last mandatory item activates the customer; a rejection sends it back to pending_kyc
 // with the reason as the item's message.
 func (s *Service) ReviewDocument(ctx context.Context, partnerID, documentID string, p ReviewParams) (*Document, error) {
+	actor := "reviewer"
+	if p.Reviewer != "" {
+		actor = "reviewer:" + p.Reviewer
+	}
+	return s.reviewAs(ctx, partnerID, documentID, p, actor)
+}
+
+// reviewAs validates a manual verdict and applies it with actor in the history.
+func (s *Service) reviewAs(ctx context.Context, partnerID, documentID string, p ReviewParams, actor string) (*Document, error) {
 	if err := checkPartner(partnerID); err != nil {
 		return nil, err
 	}
@@ -212,10 +227,6 @@ func (s *Service) ReviewDocument(ctx context.Context, partnerID, documentID stri
 	checkText(ve, "reviewer", p.Reviewer, false, maxNameLen)
 	if err := ve.orNil(); err != nil {
 		return nil, err
-	}
-	actor := "reviewer"
-	if p.Reviewer != "" {
-		actor = "reviewer:" + p.Reviewer
 	}
 	return s.reviewDocument(ctx, partnerID, documentID, p, actor, nil)
 }
@@ -253,6 +264,17 @@ func (s *Service) reviewDocument(ctx context.Context, partnerID, documentID stri
 			r.Submitted.ReviewStatus, r.Submitted.ReviewReason = ReviewRejected, &reason
 		}
 		if err := t.q.UpdateDocument(ctx, d); err != nil {
+			return err
+		}
+		// Every decision names its actor in the history, also when it moves no status
+		// (an approval while other items still wait): the audit trail says who approved what.
+		what := r.ID + " approved"
+		if p.Decision == ReviewReject {
+			what = r.ID + " rejected: " + p.Reason
+		}
+		if err := t.q.InsertTransition(ctx, &Transition{ID: NewID(prefixTransition), PartnerID: partnerID,
+			CustomerID: t.c.ID, Event: EventItemDecision, From: t.c.Status, To: t.c.Status, Actor: t.actor,
+			Reason: what, CreatedAt: t.now}); err != nil {
 			return err
 		}
 		// The verdict is on the item: its other parts awaiting review (the front of a

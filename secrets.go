@@ -147,7 +147,7 @@ func (s *Service) SealWebhookSecrets(ctx context.Context) (int, error) {
 	}
 	n, after := 0, ""
 	for {
-		eps, err := s.store.ListAllEndpoints(ctx, after, MaxPageLimit)
+		eps, err := s.store.ListAllEndpoints(ctx, ListAllEndpointsParams{StartingAfter: after, Limit: MaxPageLimit})
 		if err != nil {
 			return n, err
 		}

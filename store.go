@@ -34,6 +34,7 @@ type Queries interface {
 	WebhookQueries
 	PrivacyQueries
 	PartnerAPIQueries
+	BackofficeQueries
 
 	// InsertCustomer stores a new customer (Version 1). ErrConflict (a *ConflictError) when
 	// the partner already has its external_id or tax key.

@@ -15,6 +15,15 @@
 // 200 once it is ready (503 while it shuts down). SIGTERM or SIGINT shuts it down
 // gracefully: requests in flight finish, then the workers.
 //
+// The back office (package backoffice) is mounted at /backoffice/ when one way to
+// authenticate operators is given: -operators name:password:role,… (local accounts),
+// -oidc-issuer with -oidc-client-id, -oidc-client-secret and -oidc-redirect-url (OpenID
+// Connect, roles from -oidc-role-claim), or -proxy-trusted (headers of an authenticating
+// proxy). -reviewer manual leaves every KYC item, the selfie included, to its operators;
+// -reviewer sandbox (the default with -sandbox) lets the sandbox reviewer decide.
+//
+//	go run ./examples/server -sandbox -reviewer manual -operators ana:ana-password-1234:admin
+//
 // Only file:// and mem:// buckets are linked in by default, which keeps the binary small;
 // build with -tags cloud for s3:// and gs:// (the AWS and GCP SDKs add ~45 MB and a minute
 // of cold build).
@@ -73,6 +82,7 @@ type config struct {
 	allowPrivate bool
 	logLevel     string
 	publicURL    string
+	backoffice   backofficeConfig
 }
 
 // parseConfig reads flags, with environment variables as their defaults.
@@ -114,6 +124,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.BoolVar(&c.allowPrivate, "allow-private-webhooks", allowPrivate, "allow webhook endpoints on loopback and private networks (ONBOARDING_ALLOW_PRIVATE_WEBHOOKS)")
 	fs.StringVar(&c.logLevel, "log-level", env("ONBOARDING_LOG_LEVEL", "info"), "debug, info, warn or error (ONBOARDING_LOG_LEVEL)")
 	fs.StringVar(&c.publicURL, "public-url", env("ONBOARDING_PUBLIC_URL", ""), "the URL customers reach this server at; biometrics session URLs are <public-url>/kyc/?code=… (ONBOARDING_PUBLIC_URL; default: http://<listen address>)")
+	addBackofficeFlags(fs, &c.backoffice, env)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -247,19 +258,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
 	}
-
+	reviewer, err := reviewMode(&cfg.backoffice, cfg.sandbox)
+	if err != nil {
+		return err
+	}
 	opts := &onboarding.Options{Blobs: blobs, Logger: logger, AllowPrivateWebhooks: cfg.allowPrivate,
 		KYCPageURL: publicURL + "/kyc/"}
 	if cfg.sandbox {
-		opts.Reviewer = sandbox.Reviewer{}
-		opts.Biometrics = sandbox.Biometrics{}
 		opts.Registry = sandbox.Registry{}
 		opts.Scorer = scoring.Sandbox{}
 		opts.AllowPrivateWebhooks = true
 	} else {
 		logger.Warn("no scorer configured: credit analyses stay queued until a Service with one runs (see examples/custom-scorer)")
 	}
+	applyReviewer(opts, reviewer)
 	svc, err := onboarding.New(bunstore.New(db, nil), opts)
+	if err != nil {
+		return err
+	}
+	bo, err := newBackoffice(ctx, &cfg.backoffice, svc, cfg.sandbox, logger)
 	if err != nil {
 		return err
 	}
@@ -268,6 +285,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	var draining atomic.Bool
 	mux := http.NewServeMux()
 	mux.Handle("/", api) // /v3/…, /api/v3/…, and problem+json 404s elsewhere
+	if bo != nil {
+		mux.Handle("/backoffice/", bo)
+	}
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if draining.Load() {

@@ -9,7 +9,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -71,27 +70,10 @@ func TestServer(t *testing.T) {
 func postgresDSN(t *testing.T) string { return pgtest.SchemaDSN(t, "server") }
 
 func testServer(t *testing.T, dir, db string) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out := &lineWriter{lines: make(chan string, 16)}
-	done := make(chan error, 1)
 	secret := "test-secret-0123456789"
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-db", db,
-			"-blob", "file://" + filepath.Join(dir, "documents"), "-sandbox", "-clients", "acme:" + secret,
-			"-token-key", strings.Repeat("ab", 32)}, out, io.Discard, noEnv)
-	}()
-	var base string
-	select {
-	case line := <-out.lines:
-		m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(line)
-		require.NotNil(t, m, line)
-		base = m[1]
-	case err := <-done:
-		t.Fatalf("server ended: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start")
-	}
+	base, stop := startServer(t, "-addr", "127.0.0.1:0", "-db", db,
+		"-blob", "file://"+filepath.Join(dir, "documents"), "-sandbox", "-clients", "acme:"+secret,
+		"-token-key", strings.Repeat("ab", 32))
 
 	get := func(path, tok string) (int, map[string]any) {
 		req, _ := http.NewRequest("GET", base+path, nil)
@@ -109,15 +91,7 @@ func testServer(t *testing.T, dir, db string) {
 	require.Equal(t, 200, status)
 	require.Equal(t, "ok", m["status"])
 
-	req, _ := http.NewRequest("POST", base+"/v3/auth/token", strings.NewReader("grant_type=client_credentials"))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("acme", secret)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	var tok map[string]any
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&tok))
-	res.Body.Close()
-	token := tok["access_token"].(string)
+	token := partnerToken(t, base, "acme", secret)
 
 	// A MEI in the sandbox registry: none of its magic prefixes (nor a magic scorer root).
 	r := mrand.New(mrand.NewPCG(1, 2))
@@ -127,11 +101,11 @@ func testServer(t *testing.T, dir, db string) {
 	}
 	body, _ := json.Marshal(map[string]string{"external_id": "seller-1", "cpf": taxid.GenerateCPF(r).String(),
 		"cnpj": cnpj.String(), "name": "Maria", "email": "maria@padaria.example", "phone": "+5511912345678"})
-	req, _ = http.NewRequest("POST", base+"/api/v3/customers", bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", base+"/api/v3/customers", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Idempotency-Key", "srv-1")
-	res, err = http.DefaultClient.Do(req)
+	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	var c map[string]any
 	require.NoError(t, json.NewDecoder(res.Body).Decode(&c))
@@ -168,13 +142,7 @@ func testServer(t *testing.T, dir, db string) {
 		return len(data) == 1
 	}, 30*time.Second, 50*time.Millisecond, "the sandbox scorer makes an offer")
 
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("no graceful shutdown")
-	}
+	stop()
 }
 
 func TestConfig(t *testing.T) {

@@ -212,12 +212,6 @@ func (q *queries) ListStaleCustomers(ctx context.Context, status onboarding.Stat
 
 // ---- secrets ----
 
-// ListAllEndpoints implements onboarding.PrivacyQueries.
-func (q *queries) ListAllEndpoints(ctx context.Context, startingAfter string, limit int) ([]*onboarding.WebhookEndpoint, error) {
-	s := selectFrom(endpointCols, `webhook_endpoints`).where(true, `id > ?`, startingAfter)
-	return all(ctx, q, s, `id`, limit, scanEndpoint)
-}
-
 // ---- the bytes on disk ----
 
 // PurgeDeleted implements onboarding.Purger. On SQLite, which the Store's OpenSQLite

@@ -50,6 +50,7 @@ type state struct {
 	deliveries   map[string]*onboarding.Delivery
 	attempts     []*onboarding.DeliveryAttempt
 	partnerAPI   partnerAPIState
+	audit        []*onboarding.AuditEntry
 }
 
 var (

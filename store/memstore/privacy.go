@@ -311,14 +311,3 @@ func (t *txn) ListStaleCustomers(_ context.Context, status onboarding.Status, up
 }
 
 // ---- secrets ----
-
-func (t *txn) ListAllEndpoints(_ context.Context, startingAfter string, n int) ([]*onboarding.WebhookEndpoint, error) {
-	var list []*onboarding.WebhookEndpoint
-	for _, e := range t.st.endpoints {
-		if e.ID > startingAfter {
-			list = append(list, e.Clone())
-		}
-	}
-	slices.SortFunc(list, byID(func(e *onboarding.WebhookEndpoint) string { return e.ID }))
-	return limit(list, n), nil
-}

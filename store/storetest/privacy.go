@@ -327,11 +327,11 @@ func testRetentionQueries(t *testing.T, s onboarding.Store) {
 			ID: "we_" + string(rune('a'+i)), PartnerID: p, URL: "https://example.com", Events: []string{},
 			Status: webhook.EndpointActive, CreatedAt: base, UpdatedAt: base}}))
 	}
-	eps, err := s.ListAllEndpoints(ctx, "", 2)
+	eps, err := s.ListAllEndpoints(ctx, onboarding.ListAllEndpointsParams{Limit: 2})
 	require.NoError(t, err)
 	require.Len(t, eps, 2)
 	assert.Equal(t, []string{"we_a", "we_b"}, []string{eps[0].ID, eps[1].ID})
-	eps, err = s.ListAllEndpoints(ctx, "we_b", 10)
+	eps, err = s.ListAllEndpoints(ctx, onboarding.ListAllEndpointsParams{StartingAfter: "we_b", Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, eps, 1)
 	assert.Equal(t, "p2", eps[0].PartnerID)

@@ -71,10 +71,16 @@ func testServiceFlow(t *testing.T, s onboarding.Store) {
 	hist, err := svc.History(ctx, "p1", c.ID)
 	require.NoError(t, err)
 	var path []string
+	decisions := 0
 	for _, h := range hist {
+		if h.Event == onboarding.EventItemDecision {
+			decisions++ // recorded, status unchanged
+			continue
+		}
 		path = append(path, string(h.To))
 	}
 	assert.Equal(t, []string{"pending_kyc", "under_review", "active"}, path)
+	assert.Equal(t, 2, decisions, "one history row per item decision")
 
 	events, err := svc.ListEvents(ctx, "p1", onboarding.ListEventsParams{CustomerID: c.ID, Limit: 100})
 	require.NoError(t, err)
@@ -207,5 +213,5 @@ func testServiceConcurrentReviews(t *testing.T, s onboarding.Store) {
 	assert.Equal(t, onboarding.StatusActive, got.Status)
 	hist, err := svc.History(ctx, "p1", c.ID)
 	require.NoError(t, err)
-	assert.Len(t, hist, 3)
+	assert.Len(t, hist, 5, "register, submit, one decision per item, approve")
 }

@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"WebhookQueries", testWebhookQueries},
 		{"PartnerAPIQueries", testPartnerAPIQueries},
+		{"BackofficeQueries", testBackofficeQueries},
 		{"Retention", testRetention},
 		{"ErasureQueries", testErasureQueries},
 		{"RetentionQueries", testRetentionQueries},

@@ -16,7 +16,7 @@ import (
 
 // isRead tells the reads of onboarding.Queries from its writes.
 func isRead(method string) bool {
-	for _, prefix := range []string{"Get", "Find", "List"} {
+	for _, prefix := range []string{"Get", "Find", "List", "Search", "Count"} {
 		if strings.HasPrefix(method, prefix) {
 			return true
 		}

@@ -108,13 +108,6 @@ func (ac *AutoCommit) ListStaleCustomers(ctx context.Context, status onboarding.
 	return q.ListStaleCustomers(ctx, status, updatedBefore, limit)
 }
 
-// ListAllEndpoints implements onboarding.PrivacyQueries: a read, on the Queries of Read.
-func (ac *AutoCommit) ListAllEndpoints(ctx context.Context, startingAfter string, limit int) ([]*onboarding.WebhookEndpoint, error) {
-	q, done := ac.Read(ctx)
-	defer done()
-	return q.ListAllEndpoints(ctx, startingAfter, limit)
-}
-
 // DeleteCustomerBankAccounts implements onboarding.PrivacyQueries: a write, through Write.
 func (ac *AutoCommit) DeleteCustomerBankAccounts(ctx context.Context, partnerID, customerID string) (int, error) {
 	return ac.count(ctx, func(q onboarding.Queries) (int, error) {
