@@ -268,8 +268,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 
 	var draining atomic.Bool
 	mux := http.NewServeMux()
-	mux.Handle("/", api)     // /v3/…, /api/v3/…, and problem+json 404s elsewhere
-	mux.Handle("/kyc/", kyc) // the hosted KYC wizard (package kycapp)
+	mux.Handle("/", api) // /v3/…, /api/v3/…, and problem+json 404s elsewhere
+	// The hosted KYC wizard (package kycapp).
+	mux.Handle("/kyc/", kyc)
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if draining.Load() {
