@@ -3,6 +3,7 @@ package kycapp_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -474,4 +475,60 @@ func TestCodeStore(t *testing.T) {
 	require.ErrorIs(t, err, kycapp.ErrCodeExpired)
 	_, err = s.Exchange(context.Background(), "bsc_unknown")
 	require.ErrorIs(t, err, kycapp.ErrCodeUnknown)
+}
+
+// TestConcurrentUploads sends many files for the same customer at once, from one session
+// and from several: every answer is a redirect or a 503 to retry, never a 500, and the
+// customer reaches under_review once.
+func TestConcurrentUploads(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{sqlite: true, kyc: &kycapp.Options{RateLimit: rate.Inf}})
+	c := e.customer(eiCNPJ)
+	sessions := []*http.Client{e.browser(), e.browser(), e.browser()}
+	for _, b := range sessions {
+		e.open(b, e.link(c))
+	}
+	items := []struct{ id, name string }{
+		{"req_ei_registration_requirement", "req.pdf"}, {"req_identity_applicant", "cnh.pdf"}, {"req_selfie_applicant", "selfie.jpg"}}
+	var wg sync.WaitGroup
+	var statuses sync.Map
+	for i := range 24 {
+		wg.Go(func() {
+			it := items[i%3]
+			data := testfiles.PDF(fmt.Sprint("doc ", i))
+			if strings.HasSuffix(it.name, ".jpg") {
+				data = testfiles.JPEG(fmt.Sprint("face ", i))
+			}
+			p := e.upload(sessions[i%len(sessions)], it.id, it.name, data)
+			n, _ := statuses.LoadOrStore(p.status, new(atomic.Int32))
+			n.(*atomic.Int32).Add(1)
+		})
+	}
+	wg.Wait()
+	statuses.Range(func(k, v any) bool {
+		require.Contains(t, []int{http.StatusSeeOther, http.StatusServiceUnavailable}, k, "status %v ×%d", k, v.(*atomic.Int32).Load())
+		return true
+	})
+	// Whatever lost a race is sent again, as the customer would.
+	for _, it := range items {
+		got, err := e.svc.GetCustomer(context.Background(), partner, c.ID)
+		require.NoError(t, err)
+		if got.Requirement(it.id).Status == onboarding.RequirementPending {
+			data := testfiles.PDF("again")
+			if it.id == "req_selfie_applicant" {
+				data = testfiles.JPEG("again")
+			}
+			require.Equal(t, http.StatusSeeOther, e.upload(sessions[0], it.id, it.name, data).status)
+		}
+	}
+	require.Equal(t, onboarding.StatusUnderReview, e.status(c))
+	evs, err := e.svc.ListEvents(context.Background(), partner, onboarding.ListEventsParams{})
+	require.NoError(t, err)
+	n := 0
+	for _, ev := range evs {
+		if ev.Type == "customer.under_review" {
+			n++
+		}
+	}
+	require.Equal(t, 1, n)
 }
