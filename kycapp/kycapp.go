@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/internal/ratelimit"
 )
 
 //go:embed templates/*.html
@@ -36,7 +37,7 @@ type Handler struct {
 	brand    Brand
 	codec    cookieCodec
 	tmpl     *template.Template
-	limits   *limiters
+	limits   *ratelimit.Buckets
 	cop      *http.CrossOriginProtection
 	log      *slog.Logger
 	now      func() time.Time
@@ -112,7 +113,7 @@ func New(svc *onboarding.Service, sessions Sessions, opts *Options) (*Handler, e
 	if burst == 0 {
 		burst = DefaultRateBurst
 	}
-	h.limits = newLimiters(limit, burst)
+	h.limits = ratelimit.New(limit, burst)
 	h.cop = http.NewCrossOriginProtection()
 	for _, origin := range o.TrustedOrigins {
 		_ = h.cop.AddTrustedOrigin(origin) // checked by Validate
@@ -283,7 +284,7 @@ func gone(err error) bool {
 // open exchanges the link's code, sets the session cookie and sends the browser to the
 // page's URL, so the code leaves the address bar and the history.
 func (h *Handler) open(w http.ResponseWriter, r *http.Request) {
-	if !h.allow(w, r, "ip:"+h.clientIP(r)) {
+	if !h.allow(w, r, "ip:"+ratelimit.AddressBlock(h.clientIP(r))) {
 		return
 	}
 	code := r.URL.Query().Get("code")
@@ -328,10 +329,11 @@ func (h *Handler) open(w http.ResponseWriter, r *http.Request) {
 
 // allow applies the rate limit of key, answering 429 when it is spent.
 func (h *Handler) allow(w http.ResponseWriter, r *http.Request, key string) bool {
-	ok, wait := h.limits.allow(key, h.now())
+	ok, tokens := h.limits.Take(key, h.now())
 	if ok {
 		return true
 	}
+	wait := h.limits.Wait(tokens)
 	w.Header().Set("Retry-After", strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second))))
 	h.message(w, r, http.StatusTooManyRequests, "limited")
 	return false
