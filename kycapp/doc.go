@@ -19,7 +19,8 @@
 // Options.TrustForwardedProto and X-Forwarded-Proto: https), and redirects to /kyc/, so
 // the code leaves the address bar. A used, expired or unknown code answers 410 Gone with
 // a page that says nothing about the customer (unless the browser already holds a
-// session from that link, which it then keeps using).
+// session from that link, which it then keeps using). A HEAD, or a known link-preview
+// fetcher (WhatsApp, Slackbot, ...), gets a neutral page and leaves the code unused.
 //
 // Production passes the Service's exchange of the codes it puts in session URLs, through
 // a one-line adapter to Sessions (see examples/server's kycSessions); the package's tests

@@ -53,6 +53,8 @@ var messages = map[string]map[string]string{
 		"all_approved":     "Seu cadastro foi aprovado. Não há mais nada a enviar.",
 		"denied":           "Não é possível continuar este cadastro. Fale com quem enviou o link.",
 		"received":         "Recebemos: %s.",
+		"preview_title":    "Verificação cadastral",
+		"preview_body":     "Abra este link no seu celular para enviar os seus documentos.",
 		"gone_title":       "Link expirado ou já usado",
 		"gone_body":        "Este link não vale mais. Peça um novo link a quem o enviou.",
 		"nosession_title":  "Sessão encerrada",

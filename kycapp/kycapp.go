@@ -281,9 +281,35 @@ func gone(err error) bool {
 		errors.Is(err, onboarding.ErrNotFound)
 }
 
+// previewAgents are the User-Agent marks of the link-preview fetchers of messengers and
+// social networks: they fetch a link as soon as it is pasted, and must not use up its
+// one-time code before the customer opens it.
+var previewAgents = []string{"whatsapp", "facebookexternalhit", "facebot", "slackbot", "telegrambot",
+	"twitterbot", "linkedinbot", "discordbot", "skypeuripreview", "googlebot", "bingbot", "applebot",
+	"embedly", "pinterest", "redditbot", "vkshare", "viber", "iframely"}
+
+// isPreview reports a request that must not exchange the code: a HEAD, or a preview fetcher.
+func isPreview(r *http.Request) bool {
+	if r.Method == http.MethodHead {
+		return true
+	}
+	ua := strings.ToLower(r.UserAgent())
+	for _, a := range previewAgents {
+		if strings.Contains(ua, a) {
+			return true
+		}
+	}
+	return false
+}
+
 // open exchanges the link's code, sets the session cookie and sends the browser to the
-// page's URL, so the code leaves the address bar and the history.
+// page's URL, so the code leaves the address bar and the history. A link preview gets a
+// neutral page and leaves the code unused.
 func (h *Handler) open(w http.ResponseWriter, r *http.Request) {
+	if isPreview(r) {
+		h.message(w, r, http.StatusOK, "preview")
+		return
+	}
 	if !h.allow(w, r, "ip:"+ratelimit.AddressBlock(h.clientIP(r))) {
 		return
 	}

@@ -103,6 +103,24 @@ func TestOpenLink(t *testing.T) {
 	}
 }
 
+// TestLinkPreview: a messenger's preview fetcher, or a HEAD, does not use up the code.
+func TestLinkPreview(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{})
+	c := e.customer(eiCNPJ)
+	link := e.link(c)
+	for _, ua := range []string{"WhatsApp/2.23.20.0", "facebookexternalhit/1.1", "Slackbot-LinkExpanding 1.0", "TelegramBot (like TwitterBot)"} {
+		p := e.get(e.browser(), link, "User-Agent", ua)
+		require.Equal(t, http.StatusOK, p.status, ua)
+		require.Empty(t, p.header.Values("Set-Cookie"), ua)
+		require.NotContains(t, p.body, "Maria", ua)
+		require.Contains(t, p.body, "Abra este link no seu celular", ua)
+	}
+	req, _ := http.NewRequest(http.MethodHead, link, nil)
+	require.Equal(t, http.StatusOK, e.do(e.browser(), req).status)
+	require.Equal(t, http.StatusOK, e.open(e.browser(), link).status, "the code still opens the page")
+}
+
 func TestSecureCookie(t *testing.T) {
 	t.Parallel()
 	secure := func(t *testing.T, e *env, header ...string) bool {
