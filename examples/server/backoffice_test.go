@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,10 +140,16 @@ func TestServerManualReview(t *testing.T) {
 // gracefully, and returns its base URL.
 func startServer(t *testing.T, args ...string) (base string, stop func()) {
 	t.Helper()
+	return startServerLogging(t, io.Discard, args...)
+}
+
+// startServerLogging is startServer with the server's log written to logs.
+func startServerLogging(t *testing.T, logs io.Writer, args ...string) (base string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lineWriter{lines: make(chan string, 16)}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, out, io.Discard, noEnv) }()
+	go func() { done <- run(ctx, args, out, logs, noEnv) }()
 	select {
 	case line := <-out.lines:
 		m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(line)
@@ -155,15 +162,18 @@ func startServer(t *testing.T, args ...string) (base string, stop func()) {
 		cancel()
 		t.Fatal("server did not start")
 	}
+	var once sync.Once
 	return base, func() {
 		t.Helper()
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Fatal("no graceful shutdown")
-		}
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+			case <-time.After(30 * time.Second):
+				t.Fatal("no graceful shutdown")
+			}
+		})
 	}
 }
 

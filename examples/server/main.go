@@ -7,9 +7,12 @@
 //
 // Every flag has an environment equivalent (ONBOARDING_ADDR, ONBOARDING_DB, ONBOARDING_BLOB,
 // ONBOARDING_CLIENTS, ONBOARDING_TOKEN_KEY, ONBOARDING_SANDBOX,
-// ONBOARDING_ALLOW_PRIVATE_WEBHOOKS); a flag wins over its variable. Each client is its
-// own partner (the client ID is the partner ID). With -sandbox and no clients, a
-// "sandbox" client is made up and its secret printed.
+// ONBOARDING_ALLOW_PRIVATE_WEBHOOKS, ONBOARDING_TRUST_FORWARDED_PROTO); a flag wins over its
+// variable. Each client is its own partner (the client ID is the partner ID). With -sandbox
+// and no clients, a "sandbox" client is made up and its secret printed.
+//
+// The hosted KYC wizard (package kycapp) is served under /kyc/; its session cookie is
+// signed with a key derived from -token-key.
 //
 // The server migrates the database on start, then listens and prints where; GET / answers
 // 200 once it is ready (503 while it shuts down). SIGTERM or SIGINT shuts it down
@@ -83,6 +86,8 @@ type config struct {
 	logLevel     string
 	publicURL    string
 	backoffice   backofficeConfig
+
+	trustForwardedProto bool
 }
 
 // parseConfig reads flags, with environment variables as their defaults.
@@ -112,6 +117,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
+	trustXFP, err := envBool("ONBOARDING_TRUST_FORWARDED_PROTO")
+	if err != nil {
+		return nil, err
+	}
 	c := &config{}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -122,6 +131,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.tokenKey, "token-key", env("ONBOARDING_TOKEN_KEY", ""), "token signing key, 32+ bytes in hex or base64, the same on every replica (ONBOARDING_TOKEN_KEY; default: random)")
 	fs.BoolVar(&c.sandbox, "sandbox", sandbox, "sandbox reviewer, biometrics, registry and scorer; loopback webhooks allowed (ONBOARDING_SANDBOX)")
 	fs.BoolVar(&c.allowPrivate, "allow-private-webhooks", allowPrivate, "allow webhook endpoints on loopback and private networks (ONBOARDING_ALLOW_PRIVATE_WEBHOOKS)")
+	fs.BoolVar(&c.trustForwardedProto, "trust-forwarded-proto", trustXFP, "behind a TLS proxy: trust X-Forwarded-Proto for the KYC page's Secure cookie (ONBOARDING_TRUST_FORWARDED_PROTO)")
 	fs.StringVar(&c.logLevel, "log-level", env("ONBOARDING_LOG_LEVEL", "info"), "debug, info, warn or error (ONBOARDING_LOG_LEVEL)")
 	fs.StringVar(&c.publicURL, "public-url", env("ONBOARDING_PUBLIC_URL", ""), "the URL customers reach this server at; biometrics session URLs are <public-url>/kyc/?code=… (ONBOARDING_PUBLIC_URL; default: http://<listen address>)")
 	addBackofficeFlags(fs, &c.backoffice, env)
@@ -281,6 +291,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return err
 	}
 	api := httpapi.New(svc, &httpapi.Options{Clients: clients, TokenKey: tokenKey, Logger: logger})
+	kyc, err := newKYC(svc, cfg, tokenKey, logger)
+	if err != nil {
+		return err
+	}
 
 	var draining atomic.Bool
 	mux := http.NewServeMux()
@@ -288,6 +302,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if bo != nil {
 		mux.Handle("/backoffice/", bo)
 	}
+	// The hosted KYC wizard (package kycapp).
+	mux.Handle("/kyc/", kyc)
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if draining.Load() {
