@@ -55,7 +55,10 @@ type authResult struct {
 	customer string
 	// scopes are a partner token's scopes.
 	scopes []onboarding.Scope
-	err    error
+	// secretVersion is the token's fingerprint of its client's secret: a token it mints
+	// (a customer session) dies with the same secret.
+	secretVersion string
+	err           error
 }
 
 // tokenPrefix versions the token format.
@@ -73,6 +76,17 @@ type tokenClaims struct {
 	Nonce    string `json:"n"`
 	// Customer makes the token a customer-session token for that customer.
 	Customer string `json:"cu,omitempty"`
+	// SecretVersion fingerprints the client's secret when the token was issued: a new
+	// secret (or a removed client) ends the tokens issued under the old one at once.
+	SecretVersion string `json:"sv"`
+}
+
+// secretVersion is a token's fingerprint of a client secret's hash: keyed by the token
+// key, so it says nothing about the secret to whoever reads a token.
+func (a *api) secretVersion(secretHash string) string { return secretVersion(a.tokenKey, secretHash) }
+
+func secretVersion(key []byte, secretHash string) string {
+	return base64.RawURLEncoding.EncodeToString(mac(key, "client secret "+secretHash)[:9])
 }
 
 func unauthorized(code, detail string) *problem {
@@ -98,12 +112,13 @@ func (a *api) authenticate(ctx context.Context, r *http.Request) authResult {
 	if err != nil {
 		return authResult{err: err}
 	}
-	return authResult{partner: c.Partner, client: c.Client, customer: c.Customer, scopes: scopes}
+	return authResult{partner: c.Partner, client: c.Client, customer: c.Customer, scopes: scopes, secretVersion: c.SecretVersion}
 }
 
-// signToken issues a token for a client.
-func (a *api) signToken(clientID, partnerID string, now time.Time) string {
-	return a.sign(tokenClaims{Partner: partnerID, Client: clientID, IssuedAt: now.Unix(), Expires: now.Add(a.tokenTTL).Unix()})
+// signToken issues a token for a client whose secret has the hash secretHash.
+func (a *api) signToken(clientID, partnerID, secretHash string, now time.Time) string {
+	return a.sign(tokenClaims{Partner: partnerID, Client: clientID, IssuedAt: now.Unix(), Expires: now.Add(a.tokenTTL).Unix(),
+		SecretVersion: a.secretVersion(secretHash)})
 }
 
 // sign signs claims, with a fresh nonce.
@@ -137,8 +152,8 @@ func (a *api) verifyToken(ctx context.Context, tok string) (*tokenClaims, []onbo
 		return nil, nil, unauthorized("token_expired", "The access token has expired; get a new one from POST /auth/token.")
 	}
 	if cl, ok := a.clients[c.Client]; ok {
-		if cl.PartnerID != c.Partner {
-			return nil, nil, errInvalidToken
+		if cl.PartnerID != c.Partner || !a.sameSecret(c, cl.SecretHash) {
+			return nil, nil, errInvalidToken // the client's secret changed since: its tokens die
 		}
 		if cl.Scopes == nil {
 			return c, onboarding.AllScopes(), nil
@@ -149,10 +164,21 @@ func (a *api) verifyToken(ctx context.Context, tok string) (*tokenClaims, []onbo
 	if err != nil {
 		return nil, nil, err
 	}
-	if cred == nil || cred.PartnerID != c.Partner {
-		return nil, nil, errInvalidToken // removed, revoked, expired or moved: its tokens die
+	if cred == nil || cred.PartnerID != c.Partner || !a.sameSecret(c, cred.SecretHash) {
+		return nil, nil, errInvalidToken // removed, revoked, expired, moved or a new secret: its tokens die
 	}
 	return c, cred.Scopes, nil
+}
+
+// sameSecret reports whether c was issued under the secret whose hash is secretHash (its
+// fingerprint made with the current token key or a previous one).
+func (a *api) sameSecret(c *tokenClaims, secretHash string) bool {
+	for _, k := range a.verifyKey {
+		if hmac.Equal([]byte(c.SecretVersion), []byte(secretVersion(k, secretHash))) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseToken checks a token's format and signature and returns its claims.
@@ -249,7 +275,7 @@ func (a *api) issueToken(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 		return invalidClient()
 	}
 	c, known := a.clients[id]
-	partner := c.PartnerID
+	partner, secretHash := c.PartnerID, c.SecretHash
 	if known {
 		if subtle.ConstantTimeCompare([]byte(HashSecret(secret)), []byte(c.SecretHash)) != 1 {
 			return invalidClient()
@@ -263,12 +289,12 @@ func (a *api) issueToken(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 		if err != nil {
 			return err
 		}
-		partner = cred.PartnerID
+		partner, secretHash = cred.PartnerID, cred.SecretHash
 	}
 	rc.partner, rc.client = partner, id
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	a.writeJSON(w, r, http.StatusOK, tokenResponse{AccessToken: a.signToken(id, partner, a.now()),
+	a.writeJSON(w, r, http.StatusOK, tokenResponse{AccessToken: a.signToken(id, partner, secretHash, a.now()),
 		TokenType: "bearer", ExpiresIn: int64(a.tokenTTL / time.Second)})
 	return nil
 }

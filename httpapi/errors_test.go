@@ -76,6 +76,14 @@ func TestAuth(t *testing.T) {
 	removed := setup(t, nil, nil, &httpapi.Options{Clients: map[string]httpapi.Client{
 		globexClient: {PartnerID: globexPartner, SecretHash: httpapi.HashSecret(globexSecret)}}})
 	removed.do("GET", "/customers", "", nil, "Authorization", good).problem(t, 401, "invalid_token")
+	// A client whose secret changed: the tokens issued under the old secret end at once,
+	// the new secret's work.
+	newSecret := "cs_acme-new-secret-0123456789abcdefghijklmnopq"
+	changed := setup(t, nil, nil, &httpapi.Options{Clients: map[string]httpapi.Client{
+		acmeClient: {PartnerID: acmePartner, SecretHash: httpapi.HashSecret(newSecret)}}})
+	changed.do("GET", "/customers", "", nil, "Authorization", good).problem(t, 401, "invalid_token")
+	fresh := changed.tokenWith(t, acmeClient, newSecret)
+	require.Equal(t, 200, changed.do("GET", "/customers", "", nil, "Authorization", "Bearer "+fresh).status)
 
 	// Expiry on the injected clock.
 	e.clock.Add(59 * time.Minute)

@@ -205,14 +205,20 @@ func (e *env) token(client string) string {
 		return tok
 	}
 	secret := map[string]string{acmeClient: acmeSecret, acmeClient2: acmeSecret + "2", globexClient: globexSecret}[client]
+	tok := e.tokenWith(e.t, client, secret)
+	e.tokens[client] = tok
+	return tok
+}
+
+// tokenWith gets a new access token for a client with its secret.
+func (e *env) tokenWith(t testing.TB, client, secret string) string {
+	t.Helper()
 	req, _ := http.NewRequest("POST", e.base+"/auth/token", strings.NewReader("grant_type=client_credentials"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(client, secret)
 	r := e.send(req)
-	require.Equal(e.t, 200, r.status, "token: %s", r.body)
-	tok := r.json(e.t)["access_token"].(string)
-	e.tokens[client] = tok
-	return tok
+	require.Equal(t, 200, r.status, "token: %s", r.body)
+	return r.json(t)["access_token"].(string)
 }
 
 func (e *env) send(req *http.Request) *resp {

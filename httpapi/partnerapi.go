@@ -248,7 +248,7 @@ func (a *api) exchangeBiometricsCode(w http.ResponseWriter, r *http.Request, rc 
 		exp = sess.ExpiresAt
 	}
 	tok := a.sign(tokenClaims{Partner: sess.PartnerID, Client: rc.client, Customer: sess.CustomerID,
-		IssuedAt: now.Unix(), Expires: exp.Unix()})
+		IssuedAt: now.Unix(), Expires: exp.Unix(), SecretVersion: rc.auth.secretVersion})
 	w.Header().Set("Cache-Control", "no-store")
 	a.writeJSON(w, r, http.StatusOK, exchangeResponse{AccessToken: tok, TokenType: "bearer",
 		ExpiresIn: max(1, exp.Unix()-now.Unix()), CustomerID: sess.CustomerID})
