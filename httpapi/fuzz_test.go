@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/onboardkit/onboarding/httpapi"
 	"github.com/onboardkit/onboarding/internal/testfiles"
 	"github.com/onboardkit/onboarding/onboardingtest"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/store/memstore"
 )
 
@@ -25,7 +27,12 @@ type fuzzEnv struct {
 
 func newFuzzEnv(f *testing.F) *fuzzEnv {
 	svc := onboardingtest.NewService(f, memstore.New(), &onboarding.Options{Logger: slog.New(slog.DiscardHandler),
-		Uploads: onboarding.UploadRules{MaxSize: 64 << 10}})
+		Uploads: onboarding.UploadRules{MaxSize: 64 << 10}, Biometrics: sandbox.Biometrics{}})
+	return newFuzzEnvFor(f, svc)
+}
+
+// newFuzzEnvFor is the handler, a token and a customer over svc.
+func newFuzzEnvFor(tb testing.TB, svc *onboarding.Service) *fuzzEnv {
 	h := httpapi.New(svc, &httpapi.Options{Clients: testClients(), TokenKey: testTokenKey,
 		Logger: slog.New(slog.DiscardHandler), RateLimit: 1e9, RateBurst: 1e9, MaxUploadSize: 64 << 10})
 	req := httptest.NewRequest("POST", "/v3/auth/token", strings.NewReader("grant_type=client_credentials"))
@@ -37,13 +44,13 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 		AccessToken string `json:"access_token"`
 	}
 	if err := json.Unmarshal(rec.Body.Bytes(), &tok); err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
-	c, _, err := svc.CreateCustomer(f.Context(), acmePartner, onboarding.CreateCustomerParams{
+	c, _, err := svc.CreateCustomer(context.Background(), acmePartner, onboarding.CreateCustomerParams{
 		ExternalID: "fuzz", CPF: "123.456.789-09", CNPJ: "12.345.678/0001-95", Name: "Fuzz", Email: "f@z.example",
 		Phone: "+5511912345678", LegalNature: "ei"})
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	return &fuzzEnv{h: h, auth: "Bearer " + tok.AccessToken, customer: c.ID}
 }

@@ -92,6 +92,14 @@ type Options struct {
 	// the Service's UploadRules.
 	MaxUploadSize int64
 
+	// MinBodyRate is the slowest a request body may arrive, in bytes a second, once
+	// BodyRateWindow has passed: slower, the request is refused with 408 and its connection
+	// closed. Default DefaultMinBodyRate; negative: no minimum.
+	MinBodyRate int64
+	// BodyRateWindow is the grace a body gets before MinBodyRate counts. Default
+	// DefaultBodyRateWindow.
+	BodyRateWindow time.Duration
+
 	// IdempotencyTTL is how long an idempotency key is kept. Default
 	// DefaultIdempotencyTTL.
 	IdempotencyTTL time.Duration
@@ -154,7 +162,7 @@ func (o *Options) Validate() error {
 		}
 	}
 	if o.RateLimit < 0 || o.RateBurst < 0 || o.MaxJSONBody < 0 || o.MaxUploadSize < 0 ||
-		o.IdempotencyTTL < 0 || o.IdempotencyLockTimeout < 0 {
+		o.IdempotencyTTL < 0 || o.IdempotencyLockTimeout < 0 || o.BodyRateWindow < 0 {
 		errs = append(errs, errors.New("httpapi: limits and durations must not be negative"))
 	}
 	return errors.Join(errs...)
@@ -205,6 +213,9 @@ type api struct {
 	maxJSON      int64
 	maxMultipart int64
 
+	minBodyRate    int64
+	bodyRateWindow time.Duration
+
 	idemTTL  time.Duration
 	idemLock time.Duration
 
@@ -229,6 +240,7 @@ func New(svc *onboarding.Service, opts *Options) http.Handler {
 	}
 	a := &api{svc: svc, store: svc.Store(), log: opts.Logger, now: opts.NowFunc,
 		tokenTTL: opts.TokenTTL, clientIP: opts.ClientIPFunc, maxJSON: opts.MaxJSONBody,
+		minBodyRate: opts.MinBodyRate, bodyRateWindow: opts.BodyRateWindow,
 		idemTTL: opts.IdempotencyTTL, idemLock: opts.IdempotencyLockTimeout, typeBase: opts.ProblemTypeBase,
 		clients: make(map[string]Client, len(opts.Clients))}
 	for id, c := range opts.Clients {
@@ -263,6 +275,12 @@ func New(svc *onboarding.Service, opts *Options) http.Handler {
 	}
 	if a.maxJSON == 0 {
 		a.maxJSON = DefaultMaxJSONBody
+	}
+	if a.minBodyRate == 0 {
+		a.minBodyRate = DefaultMinBodyRate
+	}
+	if a.bodyRateWindow <= 0 {
+		a.bodyRateWindow = DefaultBodyRateWindow
 	}
 	maxUpload := opts.MaxUploadSize
 	if maxUpload == 0 {
@@ -326,15 +344,28 @@ const (
 	multipartBody             // multipart/form-data, streamed
 )
 
+// route is one partner route, under every prefix.
+type route struct {
+	method, path string
+	body         body
+	access       access
+	h            handlerFunc
+}
+
 // routes registers every route under every prefix.
 func (a *api) routes() {
 	a.mux = http.NewServeMux()
-	type route struct {
-		method, path string
-		body         body
-		access       access
-		h            handlerFunc
+	for _, p := range Prefixes {
+		a.mux.Handle("POST "+p+"/auth/token", a.public(p, a.issueToken))
+		for _, rt := range a.routeTable() {
+			a.mux.Handle(rt.method+" "+p+rt.path, a.protected(p, rt.path, rt.body, rt.access, rt.h))
+		}
 	}
+	a.mux.HandleFunc("/", a.notFound)
+}
+
+// routeTable is every partner route but the token endpoint.
+func (a *api) routeTable() []route {
 	var (
 		custRead   = access{scope: onboarding.ScopeCustomersRead}
 		custWrite  = access{scope: onboarding.ScopeCustomersWrite}
@@ -377,13 +408,7 @@ func (a *api) routes() {
 		{"POST", "/webhooks/endpoints/{id}/rotate-secret", optionalJSON, webhooks, a.rotateSecret},
 		{"POST", "/webhooks/endpoints/{id}/recover", jsonBody, webhooks, a.recoverEndpoint},
 	}
-	for _, p := range Prefixes {
-		a.mux.Handle("POST "+p+"/auth/token", a.public(p, a.issueToken))
-		for _, rt := range rs {
-			a.mux.Handle(rt.method+" "+p+rt.path, a.protected(p, rt.path, rt.body, rt.access, rt.h))
-		}
-	}
-	a.mux.HandleFunc("/", a.notFound)
+	return rs
 }
 
 // ServeHTTP implements http.Handler: request ID, access log, panic recovery, rate
@@ -417,6 +442,7 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		key = "partner:" + rc.auth.partner
 	}
 	if !a.limits.allow(w.Header(), key, a.now()) {
+		letGo(w, r, rc.rawW)
 		a.writeProblem(w, r, &problem{status: http.StatusTooManyRequests, code: "rate_limit_exceeded",
 			detail: "Too many requests; retry after the number of seconds in Retry-After."})
 		return
@@ -426,6 +452,9 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // notFound answers requests no route matches: 405 when the path exists with other methods.
 func (a *api) notFound(w http.ResponseWriter, r *http.Request) {
+	if rc := reqFrom(r.Context()); rc != nil {
+		letGo(w, r, rc.rawW)
+	}
 	var allowed []string
 	for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
 		if m == r.Method {

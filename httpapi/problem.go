@@ -132,6 +132,8 @@ func (a *api) toProblem(err error, rc *reqCtx) *problem {
 			detail: clean(err) + ".", fields: []onboarding.FieldError{{Param: "type", Code: "document_type_not_required", Detail: clean(err)}}}
 	case errors.Is(err, onboarding.ErrFileTooLarge):
 		return &problem{status: http.StatusRequestEntityTooLarge, code: "file_too_large", param: "file", detail: clean(err) + "."}
+	case errors.Is(err, errBodyTooSlow):
+		return tooSlow()
 	case errors.Is(err, onboarding.ErrImageTooLarge):
 		return &problem{status: http.StatusUnsupportedMediaType, code: "image_too_large", param: "file",
 			detail: clean(err) + ". Send a smaller image."}

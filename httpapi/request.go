@@ -73,6 +73,7 @@ func (a *api) public(prefix string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := reqFrom(r.Context())
 		rc.prefix = prefix
+		a.paceBody(r, rc.rawW)
 		if err := h(w, r, rc); err != nil {
 			a.writeError(w, r, err)
 		}
@@ -84,15 +85,26 @@ func (a *api) protected(prefix, path string, kind body, ac access, h handlerFunc
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := reqFrom(r.Context())
 		rc.prefix = prefix
+		// Everything that can refuse the request from its head goes before its body, and
+		// a refusal lets the connection go without waiting for the body.
+		refuse := func(err error) {
+			letGo(w, r, rc.rawW)
+			a.writeError(w, r, err)
+		}
 		if rc.auth.err != nil {
-			a.writeError(w, r, rc.auth.err)
+			refuse(rc.auth.err)
 			return
 		}
 		rc.partner, rc.client = rc.auth.partner, rc.auth.client
 		if err := ac.check(r, rc.auth); err != nil {
-			a.writeError(w, r, err)
+			refuse(err)
 			return
 		}
+		if err := checkRequestValues(r, path); err != nil {
+			refuse(err)
+			return
+		}
+		a.paceBody(r, rc.rawW)
 		switch kind {
 		case jsonBody, optionalJSON:
 			b, err := a.readJSON(r, rc, kind == optionalJSON)
@@ -134,6 +146,9 @@ func (a *api) readJSON(r *http.Request, rc *reqCtx, optional bool) ([]byte, erro
 		if errors.As(err, &mbe) {
 			return nil, tooLarge("body_too_large", a.maxJSON)
 		}
+		if errors.Is(err, errBodyTooSlow) {
+			return nil, tooSlow()
+		}
 		p := malformed("The request body could not be read.")
 		p.transient = true
 		return nil, p
@@ -147,6 +162,9 @@ func (a *api) readJSON(r *http.Request, rc *reqCtx, optional bool) ([]byte, erro
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" && !(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
 		return nil, badContentType("application/json")
+	}
+	if err := checkJSONText(b); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
