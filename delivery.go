@@ -62,8 +62,10 @@ func (s *Service) deliver(ctx context.Context, j *Job, args deliverWebhookArgs) 
 		return permanent(err)
 	}
 	now := s.clock()
-	res := s.sender.Send(ctx, webhook.Delivery{URL: ep.URL, Secrets: ep.ActiveSecrets(now), MsgID: e.ID,
+	sctx, span := s.startDelivery(ctx, d, e)
+	res := s.sender.Send(sctx, webhook.Delivery{URL: ep.URL, Secrets: ep.ActiveSecrets(now), MsgID: e.ID,
 		Timestamp: now, Payload: payload, EventType: string(e.Type)})
+	s.endDelivery(sctx, span, res)
 	attempt := &DeliveryAttempt{ID: NewID("dla"), PartnerID: d.PartnerID, DeliveryID: d.ID, Attempt: d.Attempts + 1,
 		StatusCode: res.StatusCode, Latency: res.Latency, Response: res.Response, CreatedAt: s.clock()}
 	if res.Err != nil {
@@ -95,6 +97,12 @@ func (s *Service) deliver(ctx context.Context, j *Job, args deliverWebhookArgs) 
 // or reschedules the job, in one transaction — shared with other deliveries finishing at
 // the same moment when Run's batcher is there (group commit).
 func (s *Service) finishDelivery(ctx context.Context, j *Job, d *Delivery, st DeliveryStatus, a *DeliveryAttempt, retryAt time.Time) error {
+	switch st {
+	case DeliveryPending:
+		setJobOutcome(ctx, jobOutcomeRetried)
+	case DeliveryDead:
+		setJobOutcome(ctx, jobOutcomeDead)
+	}
 	o := &outcome{j: j, d: d, st: st, a: a, retryAt: retryAt}
 	if b, ok := ctx.Value(batcherKey{}).(*outcomeBatcher); ok {
 		return b.submit(o)

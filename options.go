@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/onboardkit/onboarding/scoring"
 	"github.com/onboardkit/onboarding/webhook"
 )
@@ -66,6 +69,13 @@ type Options struct {
 	// WorkerID names this Service's worker in job leases. Default: host, pid and a random
 	// suffix.
 	WorkerID string
+
+	// TracerProvider receives the spans of Service calls, job runs and webhook deliveries
+	// (docs/operations.md, "Observability"). Default: otel.GetTracerProvider(), a no-op
+	// until the application sets one.
+	TracerProvider trace.TracerProvider
+	// MeterProvider receives the Service's metrics. Default: otel.GetMeterProvider().
+	MeterProvider metric.MeterProvider
 }
 
 // The defaults of Options.

@@ -110,6 +110,10 @@ type HTTPOptions struct {
 	// NowFunc is the clock for Delivery.Timestamp and Retry-After dates; nil means
 	// time.Now.
 	NowFunc func() time.Time
+	// WrapTransport, when set, wraps the transport (the guarded one, or Transport) before
+	// use: to instrument it (otelhttp.NewTransport, for a client span and metrics per
+	// POST) without giving up the SSRF guard. The result must be safe for concurrent use.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // HTTPSender delivers messages by HTTP POST, per Standard Webhooks. It is safe for
@@ -168,6 +172,9 @@ func NewHTTPSender(opts *HTTPOptions) *HTTPSender {
 			MaxResponseHeaderBytes: 64 << 10,
 		}
 		rt = s.transport
+	}
+	if o.WrapTransport != nil {
+		rt = o.WrapTransport(rt)
 	}
 	s.client = &http.Client{
 		Transport: rt,

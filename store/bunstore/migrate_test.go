@@ -32,7 +32,8 @@ type seed struct {
 var seeds = map[int]seed{
 	1: {
 		write: func(ctx context.Context, db *bun.DB) error {
-			return New(db, nil).InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+			s := New(db, nil)
+			return s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
 				c := testCustomer("seed", "seed-1")
 				if err := q.InsertCustomer(ctx, c); err != nil {
 					return err
@@ -41,8 +42,12 @@ var seeds = map[int]seed{
 					CustomerID: c.ID, Data: []byte(`{"id":"cust_seed-1"}`), CreatedAt: c.CreatedAt}); err != nil {
 					return err
 				}
-				return q.InsertJob(ctx, &onboarding.Job{ID: "job_seed", Kind: onboarding.JobCreditAnalysis, PartnerID: "seed",
-					CustomerID: c.ID, State: onboarding.JobAvailable, RunAt: c.CreatedAt, CreatedAt: c.CreatedAt, UpdatedAt: c.CreatedAt})
+				// The job row as version 1 has it (no trace_parent before version 11).
+				ts := s.auto.ts(c.CreatedAt)
+				_, err := q.(*queries).db.ExecContext(ctx, `INSERT INTO jobs (id, kind, partner_id, customer_id, state, attempt,
+max_attempts, run_at, locked_by, last_error, created_at, updated_at) VALUES ('job_seed', 'credit_analysis', 'seed', ?,
+'available', 0, 10, ?, '', '', ?, ?)`, c.ID, ts, ts, ts)
+				return err
 			})
 		},
 		check: func(t *testing.T, s *Store) {

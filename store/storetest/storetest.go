@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Jobs", testJobs},
 		{"JobLeaseExpiry", testJobLeaseExpiry},
 		{"ConcurrentClaims", testConcurrentClaims},
+		{"JobCounts", testJobCounts},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"WebhookQueries", testWebhookQueries},
 		{"Retention", testRetention},
