@@ -6,6 +6,8 @@ import (
 	"errors"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/onboardkit/onboarding/webhook"
 )
 
@@ -103,7 +105,7 @@ func (s *Service) finishDelivery(ctx context.Context, j *Job, d *Delivery, st De
 	case DeliveryDead:
 		setJobOutcome(ctx, jobOutcomeDead)
 	}
-	o := &outcome{j: j, d: d, st: st, a: a, retryAt: retryAt}
+	o := &outcome{j: j, d: d, st: st, a: a, retryAt: retryAt, span: trace.SpanContextFromContext(ctx)}
 	if b, ok := ctx.Value(batcherKey{}).(*outcomeBatcher); ok {
 		return b.submit(o)
 	}
@@ -118,6 +120,7 @@ type outcome struct {
 	a       *DeliveryAttempt
 	retryAt time.Time
 	done    chan error
+	span    trace.SpanContext // of the job that made the attempt: the batch's span links to it
 }
 
 // applyOutcome writes one outcome in q.
@@ -208,6 +211,8 @@ func (b *outcomeBatcher) write(batch []*outcome) {
 	s := b.s
 	ctx, cancel := context.WithTimeout(context.Background(), s.lease)
 	defer cancel()
+	ctx, span := s.startOutcomeBatch(ctx, batch)
+	defer span.End()
 	if len(batch) > 1 {
 		saved := make([]Delivery, len(batch))
 		for i, o := range batch {

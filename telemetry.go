@@ -277,7 +277,7 @@ func redactPersonal(s string) string {
 // jobRun is one run of a job: its span, its start and how it ended.
 type jobRun struct {
 	span    trace.Span
-	kind    attribute.KeyValue
+	kind    JobKind
 	start   time.Time
 	outcome string
 }
@@ -304,8 +304,8 @@ func (s *Service) startJob(ctx context.Context, j *Job) (context.Context, *jobRu
 	if j.TraceParent != "" {
 		ctx = traceContext.Extract(ctx, propagation.MapCarrier{"traceparent": j.TraceParent})
 	}
-	r := &jobRun{kind: attrJobKind.String(string(j.Kind)), start: time.Now(), outcome: jobOutcomeCompleted}
-	attrs := []attribute.KeyValue{r.kind, attrJobID.String(j.ID), attrJobAttempt.Int(j.Attempt)}
+	r := &jobRun{kind: j.Kind, start: time.Now(), outcome: jobOutcomeCompleted}
+	attrs := []attribute.KeyValue{attrJobKind.String(string(j.Kind)), attrJobID.String(j.ID), attrJobAttempt.Int(j.Attempt)}
 	if j.PartnerID != "" {
 		attrs = append(attrs, attrPartnerID.String(j.PartnerID))
 	}
@@ -338,7 +338,7 @@ func (s *Service) endJob(ctx context.Context, r *jobRun, err error, dead bool) {
 	outcome := attrOutcome.String(r.outcome)
 	r.span.SetAttributes(attrJobOutcome.String(r.outcome))
 	r.span.End()
-	s.tel.jobDuration.Record(ctx, time.Since(r.start).Seconds(), metric.WithAttributes(r.kind, outcome))
+	s.tel.jobDuration.Record(ctx, time.Since(r.start).Seconds(), metric.WithAttributes(attrKind.String(string(r.kind)), outcome))
 }
 
 // ---- webhook deliveries ----
@@ -375,6 +375,19 @@ func (s *Service) endDelivery(ctx context.Context, sp trace.Span, res webhook.Re
 	if res.StatusCode != 0 || res.Latency > 0 {
 		s.tel.deliveryDuration.Record(ctx, res.Latency.Seconds(), opt)
 	}
+}
+
+// startOutcomeBatch opens the span of a group commit of delivery outcomes, linked to the
+// job runs whose outcomes it writes (its statements are its children).
+func (s *Service) startOutcomeBatch(ctx context.Context, batch []*outcome) (context.Context, trace.Span) {
+	links := make([]trace.Link, 0, len(batch))
+	for _, o := range batch {
+		if o.span.IsValid() {
+			links = append(links, trace.Link{SpanContext: o.span})
+		}
+	}
+	return s.tel.tracer.Start(ctx, "webhook.record_outcomes", trace.WithLinks(links...),
+		trace.WithAttributes(attribute.Int("onboarding.webhook.outcomes", len(batch))))
 }
 
 // instrumentTransport wraps the default webhook sender's transport with otelhttp: a client

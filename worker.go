@@ -52,7 +52,8 @@ func (s *Service) Run(ctx context.Context) error {
 	for {
 		s.schedulePeriodic(ctx)
 		if free := s.workers - len(slots); free > 0 {
-			jobs, err := s.store.ClaimJobs(ctx, ClaimParams{Kinds: s.kinds, Worker: s.workerID, Limit: free,
+			// Polls are not traced: one trace a second per replica would bury the rest.
+			jobs, err := s.store.ClaimJobs(untraced(ctx), ClaimParams{Kinds: s.kinds, Worker: s.workerID, Limit: free,
 				Now: s.clock(), Lease: s.lease})
 			if err != nil && ctx.Err() == nil {
 				s.log.ErrorContext(ctx, "onboarding: claim jobs", "error", err)

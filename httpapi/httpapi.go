@@ -101,6 +101,10 @@ type Options struct {
 	// ProblemTypeBase prefixes the error code to form a problem's "type" URI, e.g.
 	// "https://docs.lender.example/errors#". Default DefaultProblemTypeBase.
 	ProblemTypeBase string
+
+	// Telemetry sets where the API's spans and HTTP metrics go (telemetry.go); nil means
+	// the global OpenTelemetry providers.
+	Telemetry *Telemetry
 }
 
 // Validate reports what is wrong with o, if anything. New panics on the same errors.
@@ -255,7 +259,7 @@ func New(svc *onboarding.Service, opts *Options) http.Handler {
 		a.typeBase = DefaultProblemTypeBase
 	}
 	a.routes()
-	return a
+	return a.instrument(opts.Telemetry)
 }
 
 // remoteHost is the default ClientIPFunc.

@@ -187,7 +187,12 @@ func NewHTTPSender(opts *HTTPOptions) *HTTPSender {
 }
 
 // CloseIdleConnections closes the sender's idle keep-alive connections.
-func (s *HTTPSender) CloseIdleConnections() { s.client.CloseIdleConnections() }
+func (s *HTTPSender) CloseIdleConnections() {
+	s.client.CloseIdleConnections()
+	if s.transport != nil { // behind a WrapTransport that may not pass the call on
+		s.transport.CloseIdleConnections()
+	}
+}
 
 // Send POSTs the delivery's payload to its URL with the Content-Type, User-Agent,
 // webhook-id, webhook-timestamp and webhook-signature headers (one v1 signature per

@@ -250,3 +250,28 @@ func TestMigrateRefusesSQLiteWithoutForeignKeys(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "foreign keys")
 }
+
+// TestCheckSchema: an empty database and one a migration behind are outdated; a current
+// one is not.
+func TestCheckSchema(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			openEmpty := openSQLiteEmpty
+			if b.name == "postgres" {
+				openEmpty = openPostgresEmpty
+			}
+			ctx := context.Background()
+			db := openEmpty(t)
+			assert.Error(t, CheckSchema(ctx, db), "no bookkeeping table yet")
+			versions, err := SchemaVersions(db)
+			require.NoError(t, err)
+			require.NoError(t, migrateTo(ctx, db, len(versions)-1))
+			err = CheckSchema(ctx, db)
+			require.ErrorIs(t, err, ErrSchemaOutdated)
+			assert.Contains(t, err.Error(), versions[len(versions)-1])
+			require.NoError(t, Migrate(ctx, db))
+			assert.NoError(t, CheckSchema(ctx, db))
+		})
+	}
+}
