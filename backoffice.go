@@ -1,7 +1,9 @@
 package onboarding
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,9 +26,6 @@ type BackofficeQueries interface {
 	// CountCustomers returns how many customers each status has, for one partner or, with
 	// an empty partnerID, all of them. Statuses without customers are absent.
 	CountCustomers(ctx context.Context, partnerID string) (map[Status]int, error)
-	// CountJobs returns how many jobs of each kind are available, running or dead
-	// (completed jobs are not counted), ordered by kind then state.
-	CountJobs(ctx context.Context) ([]JobCount, error)
 	// ListAllDeliveries returns up to f.Limit deliveries of every partner (or only
 	// f.PartnerID) after f.StartingAfter, newest first, with f.Status if set.
 	ListAllDeliveries(ctx context.Context, f ListAllDeliveriesParams) ([]*Delivery, error)
@@ -178,16 +177,15 @@ func (s *Service) CountCustomers(ctx context.Context, partnerID string) (map[Sta
 	return s.store.CountCustomers(ctx, partnerID)
 }
 
-// JobCount is how many jobs of a kind are in a state.
-type JobCount struct {
-	Kind  JobKind  `json:"kind"`
-	State JobState `json:"state"`
-	Count int      `json:"count"`
-}
-
 // CountJobs returns the depth of the job queue per kind and state (available, running,
-// dead).
-func (s *Service) CountJobs(ctx context.Context) ([]JobCount, error) { return s.store.CountJobs(ctx) }
+// dead), ordered by kind then state.
+func (s *Service) CountJobs(ctx context.Context) ([]JobCount, error) {
+	counts, err := s.store.CountJobs(ctx, s.clock())
+	slices.SortFunc(counts, func(a, b JobCount) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.State, b.State))
+	})
+	return counts, err
+}
 
 // ListAllDeliveriesParams filters ListAllDeliveries.
 type ListAllDeliveriesParams struct {

@@ -11,7 +11,9 @@ import (
 // StartBiometricsSession opens a liveness session for a customer who owes a selfie. One
 // session at a time: until it expires, another call is ErrSessionActive. The open session is
 // recorded in the Store (as a reserved idempotency key), so every replica agrees.
-func (s *Service) StartBiometricsSession(ctx context.Context, partnerID, customerID string) (*BiometricsSession, error) {
+func (s *Service) StartBiometricsSession(ctx context.Context, partnerID, customerID string) (_ *BiometricsSession, err error) {
+	ctx, span := s.start(ctx, "StartBiometricsSession", partnerID)
+	defer span.end(&err)
 	if s.biometrics == nil {
 		return nil, fmt.Errorf("%w: no Biometrics provider", ErrNotConfigured)
 	}

@@ -43,7 +43,9 @@ func enqueueAnalysis(ctx context.Context, q Queries, c *Customer, now time.Time)
 }
 
 // GetCreditOffer returns one of the partner's offers.
-func (s *Service) GetCreditOffer(ctx context.Context, partnerID, id string) (*CreditOffer, error) {
+func (s *Service) GetCreditOffer(ctx context.Context, partnerID, id string) (_ *CreditOffer, err error) {
+	ctx, span := s.start(ctx, "GetCreditOffer", partnerID)
+	defer span.end(&err)
 	if err := checkPartner(partnerID); err != nil {
 		return nil, err
 	}
@@ -55,7 +57,9 @@ func (s *Service) GetCreditOffer(ctx context.Context, partnerID, id string) (*Cr
 }
 
 // ListCreditOffers pages through the partner's offers, newest first.
-func (s *Service) ListCreditOffers(ctx context.Context, partnerID string, p ListOffersParams) (*OfferPage, error) {
+func (s *Service) ListCreditOffers(ctx context.Context, partnerID string, p ListOffersParams) (_ *OfferPage, err error) {
+	ctx, span := s.start(ctx, "ListCreditOffers", partnerID)
+	defer span.end(&err)
 	check := func(ve *ValidationError) {
 		switch p.Status {
 		case "", OfferAvailable, OfferAccepted, OfferExpired:
@@ -118,6 +122,7 @@ func (s *Service) analyse(ctx context.Context, j *Job, _ creditAnalysisArgs) err
 	}
 	if err == nil {
 		s.notify()
+		s.creditDecided(ctx, string(d.Outcome))
 	}
 	return err
 }

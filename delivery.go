@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/onboardkit/onboarding/webhook"
 )
 
@@ -60,8 +62,10 @@ func (s *Service) deliver(ctx context.Context, j *Job, args deliverWebhookArgs) 
 		return permanent(err)
 	}
 	now := s.clock()
-	res := s.sender.Send(ctx, webhook.Delivery{URL: ep.URL, Secrets: ep.ActiveSecrets(now), MsgID: e.ID,
+	sctx, span := s.startDelivery(ctx, d, e)
+	res := s.sender.Send(sctx, webhook.Delivery{URL: ep.URL, Secrets: ep.ActiveSecrets(now), MsgID: e.ID,
 		Timestamp: now, Payload: payload, EventType: string(e.Type)})
+	s.endDelivery(sctx, span, res)
 	attempt := &DeliveryAttempt{ID: NewID("dla"), PartnerID: d.PartnerID, DeliveryID: d.ID, Attempt: d.Attempts + 1,
 		StatusCode: res.StatusCode, Latency: res.Latency, Response: res.Response, CreatedAt: s.clock()}
 	if res.Err != nil {
@@ -93,7 +97,13 @@ func (s *Service) deliver(ctx context.Context, j *Job, args deliverWebhookArgs) 
 // or reschedules the job, in one transaction — shared with other deliveries finishing at
 // the same moment when Run's batcher is there (group commit).
 func (s *Service) finishDelivery(ctx context.Context, j *Job, d *Delivery, st DeliveryStatus, a *DeliveryAttempt, retryAt time.Time) error {
-	o := &outcome{j: j, d: d, st: st, a: a, retryAt: retryAt}
+	switch st {
+	case DeliveryPending:
+		setJobOutcome(ctx, jobOutcomeRetried)
+	case DeliveryDead:
+		setJobOutcome(ctx, jobOutcomeDead)
+	}
+	o := &outcome{j: j, d: d, st: st, a: a, retryAt: retryAt, span: trace.SpanContextFromContext(ctx)}
 	if b, ok := ctx.Value(batcherKey{}).(*outcomeBatcher); ok {
 		return b.submit(o)
 	}
@@ -108,6 +118,7 @@ type outcome struct {
 	a       *DeliveryAttempt
 	retryAt time.Time
 	done    chan error
+	span    trace.SpanContext // of the job that made the attempt: the batch's span links to it
 }
 
 // applyOutcome writes one outcome in q.
@@ -198,6 +209,8 @@ func (b *outcomeBatcher) write(batch []*outcome) {
 	s := b.s
 	ctx, cancel := context.WithTimeout(context.Background(), s.lease)
 	defer cancel()
+	ctx, span := s.startOutcomeBatch(ctx, batch)
+	defer span.End()
 	if len(batch) > 1 {
 		saved := make([]Delivery, len(batch))
 		for i, o := range batch {

@@ -127,8 +127,12 @@ func newJob(args jobArgs, f jobFor, now time.Time) *Job {
 }
 
 // enqueue writes a job in q: inside a unit of work, it commits or rolls back with it.
+// The job carries the trace context of ctx, so that its run continues the trace of the
+// request that caused it (telemetry.go).
 func enqueue(ctx context.Context, q Queries, args jobArgs, f jobFor, now time.Time) error {
-	return q.InsertJob(ctx, newJob(args, f, now))
+	j := newJob(args, f, now)
+	j.TraceParent = traceParent(ctx)
+	return q.InsertJob(ctx, j)
 }
 
 // decodeArgs reads a job's typed arguments.
@@ -200,6 +204,9 @@ type Job struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	FinishedAt  time.Time
+	// TraceParent is the W3C traceparent of the span that enqueued the job, empty when
+	// there was none: the job's run continues that trace.
+	TraceParent string
 }
 
 // Clone returns a deep copy of j.

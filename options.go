@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"gocloud.dev/secrets"
 
 	"github.com/onboardkit/onboarding/scoring"
@@ -92,6 +94,13 @@ type Options struct {
 	// Simulation holds the taxes and fee of loan simulations (SimulateOffer). Nil means
 	// simulation.DefaultConfig(): the IOF for companies of the current decree, no fee.
 	Simulation *simulation.Config
+
+	// TracerProvider receives the spans of Service calls, job runs and webhook deliveries
+	// (docs/operations.md, "Observability"). Default: otel.GetTracerProvider(), a no-op
+	// until the application sets one.
+	TracerProvider trace.TracerProvider
+	// MeterProvider receives the Service's metrics. Default: otel.GetMeterProvider().
+	MeterProvider metric.MeterProvider
 }
 
 // The defaults of Options.

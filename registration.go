@@ -18,6 +18,8 @@ import (
 // In the same transaction it writes the history row, the customer.created event and the
 // credit-analysis job, so the analysis starts in parallel with KYC.
 func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p CreateCustomerParams) (c *Customer, created bool, err error) {
+	ctx, span := s.start(ctx, "CreateCustomer", partnerID)
+	defer span.end(&err)
 	if err := checkPartner(partnerID); err != nil {
 		return nil, false, err
 	}
@@ -85,6 +87,7 @@ func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p Create
 		return nil, false, err
 	}
 	s.notify()
+	s.customerRegistered(ctx)
 	return c, true, nil
 }
 
@@ -132,7 +135,9 @@ func (s *Service) requirements(ctx context.Context, in RequirementInput) ([]Requ
 }
 
 // GetCustomer returns one of the partner's customers.
-func (s *Service) GetCustomer(ctx context.Context, partnerID, id string) (*Customer, error) {
+func (s *Service) GetCustomer(ctx context.Context, partnerID, id string) (_ *Customer, err error) {
+	ctx, span := s.start(ctx, "GetCustomer", partnerID)
+	defer span.end(&err)
 	if err := checkPartner(partnerID); err != nil {
 		return nil, err
 	}
@@ -140,7 +145,9 @@ func (s *Service) GetCustomer(ctx context.Context, partnerID, id string) (*Custo
 }
 
 // ListCustomers pages through the partner's customers.
-func (s *Service) ListCustomers(ctx context.Context, partnerID string, p ListCustomersParams) (*CustomerPage, error) {
+func (s *Service) ListCustomers(ctx context.Context, partnerID string, p ListCustomersParams) (_ *CustomerPage, err error) {
+	ctx, span := s.start(ctx, "ListCustomers", partnerID)
+	defer span.end(&err)
 	check := func(ve *ValidationError) {
 		p.Sort = oneOf(ve, "sort", p.Sort, "created_at", "created_at", "updated_at")
 		p.Order = oneOf(ve, "order", p.Order, "desc", "asc", "desc")
@@ -176,7 +183,9 @@ func oneOf(ve *ValidationError, param, v, def string, allowed ...string) string 
 // History returns the customer's audit trail, oldest first. It still answers once the
 // customer was erased (EraseCustomer): the rows keep their events, statuses, actors and
 // times, and the last one records the erasure.
-func (s *Service) History(ctx context.Context, partnerID, customerID string) ([]*Transition, error) {
+func (s *Service) History(ctx context.Context, partnerID, customerID string) (_ []*Transition, err error) {
+	ctx, span := s.start(ctx, "History", partnerID)
+	defer span.end(&err)
 	if _, err := s.GetCustomer(ctx, partnerID, customerID); errors.Is(err, ErrNotFound) {
 		return s.erasedHistory(ctx, partnerID, customerID)
 	} else if err != nil {
@@ -186,8 +195,9 @@ func (s *Service) History(ctx context.Context, partnerID, customerID string) ([]
 }
 
 // ListEvents returns the partner's outbox events, oldest first.
-func (s *Service) ListEvents(ctx context.Context, partnerID string, p ListEventsParams) ([]*Event, error) {
-	var err error
+func (s *Service) ListEvents(ctx context.Context, partnerID string, p ListEventsParams) (_ []*Event, err error) {
+	ctx, span := s.start(ctx, "ListEvents", partnerID)
+	defer span.end(&err)
 	if p.Limit, err = checkList(partnerID, p.Limit, nil); err != nil {
 		return nil, err
 	}
@@ -197,7 +207,9 @@ func (s *Service) ListEvents(ctx context.Context, partnerID string, p ListEvents
 // UpdateCustomer corrects a customer's data (PATCH /customers/{id}). Changing the CNPJ recomputes
 // the KYC items, and the company's document must be sent again. A denied customer cannot
 // be changed; an active one cannot change company.
-func (s *Service) UpdateCustomer(ctx context.Context, partnerID, id string, p UpdateCustomerParams) (*Customer, error) {
+func (s *Service) UpdateCustomer(ctx context.Context, partnerID, id string, p UpdateCustomerParams) (_ *Customer, err error) {
+	ctx, span := s.start(ctx, "UpdateCustomer", partnerID)
+	defer span.end(&err)
 	ve := &ValidationError{}
 	var name, email, phone, trading string
 	var cnpj taxid.CNPJ
@@ -306,7 +318,9 @@ func resetRequirement(r Requirement) Requirement {
 
 // DenyCustomer refuses a customer for good (fraud, sanctions, unfit company). reason is
 // required and recorded in the history.
-func (s *Service) DenyCustomer(ctx context.Context, partnerID, customerID, reason, actor string) (*Customer, error) {
+func (s *Service) DenyCustomer(ctx context.Context, partnerID, customerID, reason, actor string) (_ *Customer, err error) {
+	ctx, span := s.start(ctx, "DenyCustomer", partnerID)
+	defer span.end(&err)
 	reason = strings.TrimSpace(reason)
 	ve := &ValidationError{}
 	checkText(ve, "reason", reason, true, maxReasonLen)

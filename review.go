@@ -164,13 +164,16 @@ func (s *Service) runReview(ctx context.Context, j *Job, documentID string) erro
 			return complete(ctx, t)
 		})
 	case VerdictManual:
-		return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
+		err = s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
 	default:
 		return permanent(fmt.Errorf("reviewer returned an unknown decision %q", v.Decision))
 	}
 	if errors.Is(err, ErrInvalidTransition) {
 		// A human (or a re-upload) got there first: the document no longer awaits review.
 		return s.store.CompleteJob(ctx, j.ID, s.workerID, s.clock())
+	}
+	if err == nil {
+		s.kycReviewed(ctx, string(v.Decision), reviewerKind(j.Kind))
 	}
 	return err
 }
@@ -202,7 +205,9 @@ type ReviewParams struct {
 // ReviewDocument approves or rejects a submitted document (the back-office call). Approving
 // the last mandatory item activates the customer; a rejection sends it back to pending_kyc
 // with the reason as the item's message.
-func (s *Service) ReviewDocument(ctx context.Context, partnerID, documentID string, p ReviewParams) (*Document, error) {
+func (s *Service) ReviewDocument(ctx context.Context, partnerID, documentID string, p ReviewParams) (_ *Document, err error) {
+	ctx, span := s.start(ctx, "ReviewDocument", partnerID)
+	defer span.end(&err)
 	actor := "reviewer"
 	if p.Reviewer != "" {
 		actor = "reviewer:" + p.Reviewer
@@ -228,7 +233,11 @@ func (s *Service) reviewAs(ctx context.Context, partnerID, documentID string, p 
 	if err := ve.orNil(); err != nil {
 		return nil, err
 	}
-	return s.reviewDocument(ctx, partnerID, documentID, p, actor, nil)
+	doc, err := s.reviewDocument(ctx, partnerID, documentID, p, actor, nil)
+	if err == nil {
+		s.kycReviewed(ctx, string(p.Decision), reviewerManual)
+	}
+	return doc, err
 }
 
 // reviewDocument applies a validated verdict; also, when set, runs in its transaction

@@ -56,6 +56,8 @@ type Service struct {
 	kinds      []JobKind           // the keys of jobs, for claims
 	reactions  map[trigger][]reaction
 	eventHooks []eventHook
+
+	tel *telemetry // traces and metrics (telemetry.go)
 }
 
 // New returns a Service over store. opts holds the plugins and settings; it is required
@@ -88,7 +90,8 @@ func New(store Store, opts *Options) (*Service, error) {
 	}
 	if s.sender == nil {
 		s.sender = webhook.NewHTTPSender(&webhook.HTTPOptions{NowFunc: s.now,
-			AllowPrivate: opts.AllowPrivateWebhooks, AllowInsecure: opts.AllowPrivateWebhooks})
+			AllowPrivate: opts.AllowPrivateWebhooks, AllowInsecure: opts.AllowPrivateWebhooks,
+			WrapTransport: instrumentTransport(opts.TracerProvider, opts.MeterProvider)})
 	}
 	if s.workers == 0 {
 		s.workers = DefaultWorkers
@@ -118,6 +121,11 @@ func New(store Store, opts *Options) (*Service, error) {
 		s.kinds = append(s.kinds, k)
 	}
 	slices.Sort(s.kinds)
+	tel, err := newTelemetry(s, opts.TracerProvider, opts.MeterProvider)
+	if err != nil {
+		return nil, fmt.Errorf("onboarding: telemetry: %w", err)
+	}
+	s.tel = tel
 	return s, nil
 }
 

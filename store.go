@@ -35,6 +35,7 @@ type Queries interface {
 	PrivacyQueries
 	PartnerAPIQueries
 	BackofficeQueries
+	JobStatsQueries
 
 	// InsertCustomer stores a new customer (Version 1). ErrConflict (a *ConflictError) when
 	// the partner already has its external_id or tax key.

@@ -39,7 +39,9 @@ const maxFilenameLen = 255
 // by the bytes; the bytes go to the BlobStore first and the row second, and a failure of
 // the row deletes the blob. Sending the same bytes again for the same item returns the
 // existing document. The last mandatory item moves the customer to under_review.
-func (s *Service) UploadDocument(ctx context.Context, partnerID, customerID string, p UploadParams) (*Document, error) {
+func (s *Service) UploadDocument(ctx context.Context, partnerID, customerID string, p UploadParams) (_ *Document, err error) {
+	ctx, span := s.start(ctx, "UploadDocument", partnerID)
+	defer span.end(&err)
 	if err := checkPartner(partnerID); err != nil {
 		return nil, err
 	}
@@ -252,7 +254,9 @@ func checkUploadable(c *Customer, r *Requirement) error {
 }
 
 // GetDocument returns one of the partner's documents.
-func (s *Service) GetDocument(ctx context.Context, partnerID, id string) (*Document, error) {
+func (s *Service) GetDocument(ctx context.Context, partnerID, id string) (_ *Document, err error) {
+	ctx, span := s.start(ctx, "GetDocument", partnerID)
+	defer span.end(&err)
 	if err := checkPartner(partnerID); err != nil {
 		return nil, err
 	}
@@ -260,7 +264,9 @@ func (s *Service) GetDocument(ctx context.Context, partnerID, id string) (*Docum
 }
 
 // ListDocuments returns the customer's documents, oldest first.
-func (s *Service) ListDocuments(ctx context.Context, partnerID, customerID string) ([]*Document, error) {
+func (s *Service) ListDocuments(ctx context.Context, partnerID, customerID string) (_ []*Document, err error) {
+	ctx, span := s.start(ctx, "ListDocuments", partnerID)
+	defer span.end(&err)
 	if _, err := s.GetCustomer(ctx, partnerID, customerID); err != nil {
 		return nil, err
 	}
@@ -270,7 +276,9 @@ func (s *Service) ListDocuments(ctx context.Context, partnerID, customerID strin
 // OpenDocument streams a document's bytes for a reviewer or provider, checked against the
 // size and SHA-256 recorded at upload: a mismatch is an error matching ErrDocumentCorrupted
 // at the latest at EOF, so a consumer must treat what it read as void until then.
-func (s *Service) OpenDocument(ctx context.Context, partnerID, id string) (io.ReadCloser, *Document, error) {
+func (s *Service) OpenDocument(ctx context.Context, partnerID, id string) (_ io.ReadCloser, _ *Document, err error) {
+	ctx, span := s.start(ctx, "OpenDocument", partnerID)
+	defer span.end(&err)
 	d, err := s.GetDocument(ctx, partnerID, id)
 	if err != nil {
 		return nil, nil, err

@@ -68,7 +68,9 @@ func (s *Service) checkEndpoint(e *webhook.Endpoint) error {
 
 // CreateWebhookEndpoint registers an endpoint and returns it with its signing secret, which
 // is shown only here and on rotation.
-func (s *Service) CreateWebhookEndpoint(ctx context.Context, partnerID string, p CreateEndpointParams) (*WebhookEndpoint, string, error) {
+func (s *Service) CreateWebhookEndpoint(ctx context.Context, partnerID string, p CreateEndpointParams) (_ *WebhookEndpoint, _ string, err error) {
+	ctx, span := s.start(ctx, "CreateWebhookEndpoint", partnerID)
+	defer span.end(&err)
 	if err := checkPartner(partnerID); err != nil {
 		return nil, "", err
 	}
@@ -121,7 +123,9 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, partnerID string, p
 }
 
 // GetWebhookEndpoint returns one of the partner's endpoints.
-func (s *Service) GetWebhookEndpoint(ctx context.Context, partnerID, id string) (*WebhookEndpoint, error) {
+func (s *Service) GetWebhookEndpoint(ctx context.Context, partnerID, id string) (_ *WebhookEndpoint, err error) {
+	ctx, span := s.start(ctx, "GetWebhookEndpoint", partnerID)
+	defer span.end(&err)
 	if err := checkPartner(partnerID); err != nil {
 		return nil, err
 	}
@@ -129,7 +133,9 @@ func (s *Service) GetWebhookEndpoint(ctx context.Context, partnerID, id string) 
 }
 
 // ListWebhookEndpoints pages through the partner's endpoints, oldest first.
-func (s *Service) ListWebhookEndpoints(ctx context.Context, partnerID string, p ListEndpointsParams) (*EndpointPage, error) {
+func (s *Service) ListWebhookEndpoints(ctx context.Context, partnerID string, p ListEndpointsParams) (_ *EndpointPage, err error) {
+	ctx, span := s.start(ctx, "ListWebhookEndpoints", partnerID)
+	defer span.end(&err)
 	return listPage(partnerID, p.Limit, nil, func(limit int) ([]*WebhookEndpoint, error) {
 		p.Limit = limit
 		eps, err := s.store.ListEndpoints(ctx, partnerID, p)
@@ -172,7 +178,9 @@ func (s *Service) mutateEndpoint(ctx context.Context, partnerID, id string, fn f
 }
 
 // UpdateWebhookEndpoint changes an endpoint's URL, filter, description or status.
-func (s *Service) UpdateWebhookEndpoint(ctx context.Context, partnerID, id string, p UpdateEndpointParams) (*WebhookEndpoint, error) {
+func (s *Service) UpdateWebhookEndpoint(ctx context.Context, partnerID, id string, p UpdateEndpointParams) (_ *WebhookEndpoint, err error) {
+	ctx, span := s.start(ctx, "UpdateWebhookEndpoint", partnerID)
+	defer span.end(&err)
 	return s.mutateEndpoint(ctx, partnerID, id, func(e *WebhookEndpoint) error {
 		if p.URL != nil {
 			e.URL = strings.TrimSpace(*p.URL)
@@ -195,7 +203,9 @@ func (s *Service) UpdateWebhookEndpoint(ctx context.Context, partnerID, id strin
 
 // DeleteWebhookEndpoint removes an endpoint. Its pending deliveries are cancelled when
 // their turn comes; the delivery log stays.
-func (s *Service) DeleteWebhookEndpoint(ctx context.Context, partnerID, id string) error {
+func (s *Service) DeleteWebhookEndpoint(ctx context.Context, partnerID, id string) (err error) {
+	ctx, span := s.start(ctx, "DeleteWebhookEndpoint", partnerID)
+	defer span.end(&err)
 	if err := checkPartner(partnerID); err != nil {
 		return err
 	}
@@ -206,6 +216,8 @@ func (s *Service) DeleteWebhookEndpoint(ctx context.Context, partnerID, id strin
 // (deliveries carry both signatures) until previousExpiresAt; expireCurrentIn is 0..24h,
 // and API callers default it to an hour.
 func (s *Service) RotateWebhookSecret(ctx context.Context, partnerID, id string, expireCurrentIn time.Duration) (secret string, previousExpiresAt time.Time, err error) {
+	ctx, span := s.start(ctx, "RotateWebhookSecret", partnerID)
+	defer span.end(&err)
 	if expireCurrentIn < 0 || expireCurrentIn > webhook.MaxRotationGrace {
 		return "", time.Time{}, invalid("expire_current_in", CodeInvalidValue, "must be between 0 and 86400 seconds")
 	}
@@ -219,8 +231,9 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, partnerID, id string,
 }
 
 // ListDeliveries pages through the partner's deliveries, newest first.
-func (s *Service) ListDeliveries(ctx context.Context, partnerID string, p ListDeliveriesParams) ([]*Delivery, error) {
-	var err error
+func (s *Service) ListDeliveries(ctx context.Context, partnerID string, p ListDeliveriesParams) (_ []*Delivery, err error) {
+	ctx, span := s.start(ctx, "ListDeliveries", partnerID)
+	defer span.end(&err)
 	if p.Limit, err = checkList(partnerID, p.Limit, nil); err != nil {
 		return nil, err
 	}
@@ -228,7 +241,9 @@ func (s *Service) ListDeliveries(ctx context.Context, partnerID string, p ListDe
 }
 
 // ListDeliveryAttempts returns the log of one delivery, oldest first.
-func (s *Service) ListDeliveryAttempts(ctx context.Context, partnerID, deliveryID string) ([]*DeliveryAttempt, error) {
+func (s *Service) ListDeliveryAttempts(ctx context.Context, partnerID, deliveryID string) (_ []*DeliveryAttempt, err error) {
+	ctx, span := s.start(ctx, "ListDeliveryAttempts", partnerID)
+	defer span.end(&err)
 	if err := checkPartner(partnerID); err != nil {
 		return nil, err
 	}
@@ -239,12 +254,14 @@ func (s *Service) ListDeliveryAttempts(ctx context.Context, partnerID, deliveryI
 }
 
 // ReplayDelivery sends a dead or cancelled delivery again, with a fresh retry schedule.
-func (s *Service) ReplayDelivery(ctx context.Context, partnerID, deliveryID string) error {
+func (s *Service) ReplayDelivery(ctx context.Context, partnerID, deliveryID string) (err error) {
+	ctx, span := s.start(ctx, "ReplayDelivery", partnerID)
+	defer span.end(&err)
 	if err := checkPartner(partnerID); err != nil {
 		return err
 	}
 	now := s.clock()
-	err := s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+	err = s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
 		d, err := q.GetDelivery(ctx, partnerID, deliveryID)
 		if err != nil {
 			return err
@@ -270,7 +287,9 @@ func (s *Service) ReplayDelivery(ctx context.Context, partnerID, deliveryID stri
 // endpoint) or died, and events published while it was disabled, which got no delivery at
 // all. Deliveries pending already are left alone. since is at most 30 days back, and never
 // before the endpoint was created. It returns how many it scheduled.
-func (s *Service) RecoverWebhookEndpoint(ctx context.Context, partnerID, endpointID string, since time.Time) (int, error) {
+func (s *Service) RecoverWebhookEndpoint(ctx context.Context, partnerID, endpointID string, since time.Time) (_ int, err error) {
+	ctx, span := s.start(ctx, "RecoverWebhookEndpoint", partnerID)
+	defer span.end(&err)
 	if earliest := s.clock().Add(-MaxRecoveryWindow); since.Before(earliest) {
 		return 0, invalid("since", CodeInvalidValue, "must be within the last 30 days")
 	}

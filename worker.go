@@ -52,7 +52,8 @@ func (s *Service) Run(ctx context.Context) error {
 	for {
 		s.schedulePeriodic(ctx)
 		if free := s.workers - len(slots); free > 0 {
-			jobs, err := s.store.ClaimJobs(ctx, ClaimParams{Kinds: s.kinds, Worker: s.workerID, Limit: free,
+			// Polls are not traced: one trace a second per replica would bury the rest.
+			jobs, err := s.store.ClaimJobs(untraced(ctx), ClaimParams{Kinds: s.kinds, Worker: s.workerID, Limit: free,
 				Now: s.clock(), Lease: s.lease})
 			if err != nil && ctx.Err() == nil {
 				s.log.ErrorContext(ctx, "onboarding: claim jobs", "error", err)
@@ -114,6 +115,7 @@ func (s *Service) work(ctx context.Context, j *Job) {
 	defer cancel()
 	defer s.heartbeat(jctx, cancel, j)()
 	jctx = context.WithValue(jctx, parentRunAtKey{}, j.RunAt)
+	jctx, run := s.startJob(jctx, j)
 	h := s.jobs[j.Kind]
 	var err error
 	if h == nil {
@@ -122,22 +124,24 @@ func (s *Service) work(ctx context.Context, j *Job) {
 		err = h(jctx, j)
 	}
 	if err == nil {
+		s.endJob(jctx, run, nil, false)
 		return
 	}
 	now := s.clock()
 	f := JobFailure{Error: err.Error()}
 	dead := errors.Is(err, errPermanent) || scoring.IsPermanent(err) || j.Attempt >= j.MaxAttempts
+	s.endJob(jctx, run, err, dead)
 	if dead {
 		f.Dead = true
 	} else {
 		f.RetryAt = now.Add(retryDelay(j.Attempt))
 	}
-	s.log.WarnContext(ctx, "onboarding: job failed", "job", j.ID, "kind", j.Kind, "attempt", j.Attempt,
+	s.log.WarnContext(jctx, "onboarding: job failed", "job", j.ID, "kind", j.Kind, "attempt", j.Attempt,
 		"dead", dead, "error", err)
 	// A conflict may be a lost lease (then FailJob conflicts too, and the job belongs to
 	// another worker) or a race the handler lost (then the job is retried soon).
 	if ferr := s.store.FailJob(jctx, j.ID, s.workerID, now, f); ferr != nil && !errors.Is(ferr, ErrConcurrentUpdate) {
-		s.log.ErrorContext(ctx, "onboarding: record job failure", "job", j.ID, "error", ferr)
+		s.log.ErrorContext(jctx, "onboarding: record job failure", "job", j.ID, "error", ferr)
 	}
 }
 
@@ -198,7 +202,9 @@ func (s *Service) completeIn(ctx context.Context, q Queries, j *Job, now time.Ti
 }
 
 // ReplayJob makes a dead job run again (after fixing what killed it).
-func (s *Service) ReplayJob(ctx context.Context, id string) error {
+func (s *Service) ReplayJob(ctx context.Context, id string) (err error) {
+	ctx, span := s.start(ctx, "ReplayJob", "")
+	defer span.end(&err)
 	if err := s.store.ReplayJob(ctx, id, s.clock()); err != nil {
 		return err
 	}

@@ -121,6 +121,10 @@ type Options struct {
 	// effect here within this time; one made through this handler, at once. Default
 	// DefaultCredentialCacheTTL; negative disables the cache.
 	CredentialCacheTTL time.Duration
+
+	// Telemetry sets where the API's spans and HTTP metrics go (telemetry.go); nil means
+	// the global OpenTelemetry providers.
+	Telemetry *Telemetry
 }
 
 // Validate reports what is wrong with o, if anything. New panics on the same errors.
@@ -307,7 +311,7 @@ func New(svc *onboarding.Service, opts *Options) http.Handler {
 	}
 	a.creds = newCredCache(ttl)
 	a.routes()
-	return a
+	return a.instrument(opts.Telemetry)
 }
 
 // remoteHost is the default ClientIPFunc.

@@ -110,6 +110,10 @@ type HTTPOptions struct {
 	// NowFunc is the clock for Delivery.Timestamp and Retry-After dates; nil means
 	// time.Now.
 	NowFunc func() time.Time
+	// WrapTransport, when set, wraps the transport (the guarded one, or Transport) before
+	// use: to instrument it (otelhttp.NewTransport, for a client span and metrics per
+	// POST) without giving up the SSRF guard. The result must be safe for concurrent use.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // HTTPSender delivers messages by HTTP POST, per Standard Webhooks. It is safe for
@@ -169,6 +173,9 @@ func NewHTTPSender(opts *HTTPOptions) *HTTPSender {
 		}
 		rt = s.transport
 	}
+	if o.WrapTransport != nil {
+		rt = o.WrapTransport(rt)
+	}
 	s.client = &http.Client{
 		Transport: rt,
 		Timeout:   o.Timeout,
@@ -180,7 +187,12 @@ func NewHTTPSender(opts *HTTPOptions) *HTTPSender {
 }
 
 // CloseIdleConnections closes the sender's idle keep-alive connections.
-func (s *HTTPSender) CloseIdleConnections() { s.client.CloseIdleConnections() }
+func (s *HTTPSender) CloseIdleConnections() {
+	s.client.CloseIdleConnections()
+	if s.transport != nil { // behind a WrapTransport that may not pass the call on
+		s.transport.CloseIdleConnections()
+	}
+}
 
 // Send POSTs the delivery's payload to its URL with the Content-Type, User-Agent,
 // webhook-id, webhook-timestamp and webhook-signature headers (one v1 signature per

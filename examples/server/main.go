@@ -88,6 +88,7 @@ type config struct {
 	backoffice   backofficeConfig
 
 	trustForwardedProto bool
+	metricsAddr         string
 }
 
 // parseConfig reads flags, with environment variables as their defaults.
@@ -135,6 +136,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.logLevel, "log-level", env("ONBOARDING_LOG_LEVEL", "info"), "debug, info, warn or error (ONBOARDING_LOG_LEVEL)")
 	fs.StringVar(&c.publicURL, "public-url", env("ONBOARDING_PUBLIC_URL", ""), "the URL customers reach this server at; biometrics session URLs are <public-url>/kyc/?code=… (ONBOARDING_PUBLIC_URL; default: http://<listen address>)")
 	addBackofficeFlags(fs, &c.backoffice, env)
+	fs.StringVar(&c.metricsAddr, "metrics-addr", env("ONBOARDING_METRICS_ADDR", ""), "serve Prometheus metrics at /metrics on this address, e.g. 127.0.0.1:9464 (ONBOARDING_METRICS_ADDR; default: off)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -222,7 +224,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
 		return fmt.Errorf("-log-level: %w", err)
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// Records logged under a span carry its trace_id and span_id.
+	logger := slog.New(onboarding.NewTraceLogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})))
+	tel, err := setupTelemetry(ctx, getenv, cfg.metricsAddr != "")
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := tel.close(sctx); err != nil {
+			logger.Warn("telemetry: flush at exit", "error", err)
+		}
+	}()
 
 	clients, err := parseClients(cfg.clients)
 	if err != nil {
@@ -253,6 +267,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return fmt.Errorf("database: %w", err)
 	}
 	defer db.Close()
+	bunstore.Instrument(db, &bunstore.TelemetryOptions{TracerProvider: tel.tp, MeterProvider: tel.mp})
 	blobs, err := blobstore.Open(ctx, blobURL(cfg.blob), nil)
 	if err != nil {
 		return err
@@ -273,7 +288,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return err
 	}
 	opts := &onboarding.Options{Blobs: blobs, Logger: logger, AllowPrivateWebhooks: cfg.allowPrivate,
-		KYCPageURL: publicURL + "/kyc/"}
+		KYCPageURL: publicURL + "/kyc/", TracerProvider: tel.tp, MeterProvider: tel.mp}
 	if cfg.sandbox {
 		opts.Registry = sandbox.Registry{}
 		opts.Scorer = scoring.Sandbox{}
@@ -290,7 +305,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if err != nil {
 		return err
 	}
-	api := httpapi.New(svc, &httpapi.Options{Clients: clients, TokenKey: tokenKey, Logger: logger})
+	api := httpapi.New(svc, &httpapi.Options{Clients: clients, TokenKey: tokenKey, Logger: logger,
+		Telemetry: &httpapi.Telemetry{TracerProvider: tel.tp, MeterProvider: tel.mp}})
 	kyc, err := newKYC(svc, cfg, tokenKey, logger)
 	if err != nil {
 		return err
@@ -313,6 +329,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("GET /readyz", readyz(db, &draining))
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -333,9 +351,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			logger.Error("workers stopped", "error", err)
 		}
 	}()
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "onboarding server listening on http://%s (API under /v3 and /api/v3)\n", ln.Addr())
+	if cfg.metricsAddr != "" {
+		msrv, mln, err := metricsServer(cfg.metricsAddr, tel.metrics, logger)
+		if err != nil {
+			_ = srv.Close()
+			stopWork()
+			wg.Wait()
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+		defer msrv.Close()
+		go func() {
+			if err := msrv.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- err
+			}
+		}()
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", mln.Addr())
+	}
 
 	select {
 	case err = <-serveErr:

@@ -91,29 +91,6 @@ func (q *queries) CountCustomers(ctx context.Context, partnerID string) (map[onb
 	return out, nil
 }
 
-// CountJobs implements onboarding.BackofficeQueries (jobs_state_kind_idx).
-func (q *queries) CountJobs(ctx context.Context) ([]onboarding.JobCount, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT kind, state, COUNT(*) FROM jobs WHERE state <> 'completed'
-GROUP BY kind, state ORDER BY kind, state`)
-	list, err := collect(rows, err, func(r rowScanner) (*onboarding.JobCount, error) {
-		var kind, state string
-		c := &onboarding.JobCount{}
-		if err := r.Scan(&kind, &state, &c.Count); err != nil {
-			return nil, err
-		}
-		c.Kind, c.State = onboarding.JobKind(kind), onboarding.JobState(state)
-		return c, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]onboarding.JobCount, len(list))
-	for i, c := range list {
-		out[i] = *c
-	}
-	return out, nil
-}
-
 // ListAllDeliveries implements onboarding.BackofficeQueries: newest (highest ID) first.
 func (q *queries) ListAllDeliveries(ctx context.Context, f onboarding.ListAllDeliveriesParams) ([]*onboarding.Delivery, error) {
 	s := selectFrom(deliveryCols, `webhook_deliveries`).

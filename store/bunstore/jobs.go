@@ -13,7 +13,7 @@ import (
 	"github.com/onboardkit/onboarding"
 )
 
-const jobCols = `id, kind, partner_id, customer_id, args, state, attempt, max_attempts, run_at, locked_by, locked_until, last_error, created_at, updated_at, finished_at`
+const jobCols = `id, kind, partner_id, customer_id, args, state, attempt, max_attempts, run_at, locked_by, locked_until, last_error, created_at, updated_at, finished_at, trace_parent`
 
 // jobColsQualified is jobCols prefixed with the table name (for UPDATE … FROM … RETURNING).
 var jobColsQualified = "jobs." + strings.ReplaceAll(jobCols, ", ", ", jobs.")
@@ -24,18 +24,18 @@ func scanJob(r rowScanner) (*onboarding.Job, error) {
 	var args []byte
 	if err := r.Scan(&j.ID, &kind, &j.PartnerID, &j.CustomerID, bytesCol{&args}, &state, &j.Attempt, &j.MaxAttempts,
 		timeCol{&j.RunAt}, &j.LockedBy, timeCol{&j.LockedUntil}, &j.LastError, timeCol{&j.CreatedAt},
-		timeCol{&j.UpdatedAt}, timeCol{&j.FinishedAt}); err != nil {
+		timeCol{&j.UpdatedAt}, timeCol{&j.FinishedAt}, nullText{&j.TraceParent}); err != nil {
 		return nil, err
 	}
 	j.Kind, j.State, j.Args = onboarding.JobKind(kind), onboarding.JobState(state), args
 	return j, nil
 }
 
-const insertJobSQL = `INSERT INTO jobs (` + jobCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertJobSQL = `INSERT INTO jobs (` + jobCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // insertJobNotifySQL is insertJobSQL notifying the jobs channel in the same statement (see
 // notifyCTE), at no extra round trip.
-const insertJobNotifySQL = notifyCTE + `INSERT INTO jobs (` + jobCols + `) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM notify`
+const insertJobNotifySQL = notifyCTE + `INSERT INTO jobs (` + jobCols + `) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM notify`
 
 // InsertJob implements onboarding.Queries. On PostgreSQL the job is announced on the
 // schema's jobs channel once committed (see notifyMode and Store.ListenJobs).
@@ -46,7 +46,7 @@ func (q *queries) InsertJob(ctx context.Context, j *onboarding.Job) error {
 	}
 	_, err := q.db.ExecContext(ctx, query, j.ID, string(j.Kind), j.PartnerID, j.CustomerID, textArg(j.Args),
 		string(j.State), j.Attempt, j.MaxAttempts, q.ts(j.RunAt), j.LockedBy, q.tsNull(j.LockedUntil), freeText(j.LastError),
-		q.ts(j.CreatedAt), q.ts(j.UpdatedAt), q.tsNull(j.FinishedAt))
+		q.ts(j.CreatedAt), q.ts(j.UpdatedAt), q.tsNull(j.FinishedAt), nullIfEmpty(j.TraceParent))
 	if err != nil {
 		return translate(err)
 	}

@@ -31,7 +31,8 @@ type seed struct {
 var seeds = map[int]seed{
 	1: {
 		write: func(ctx context.Context, db *bun.DB) error {
-			return New(db, nil).InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+			s := New(db, nil)
+			return s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
 				c := testCustomer("seed", "seed-1")
 				if err := q.InsertCustomer(ctx, c); err != nil {
 					return err
@@ -40,8 +41,12 @@ var seeds = map[int]seed{
 					CustomerID: c.ID, Data: []byte(`{"id":"cust_seed-1"}`), CreatedAt: c.CreatedAt}); err != nil {
 					return err
 				}
-				return q.InsertJob(ctx, &onboarding.Job{ID: "job_seed", Kind: onboarding.JobCreditAnalysis, PartnerID: "seed",
-					CustomerID: c.ID, State: onboarding.JobAvailable, RunAt: c.CreatedAt, CreatedAt: c.CreatedAt, UpdatedAt: c.CreatedAt})
+				// The job row as version 1 has it (no trace_parent before version 11).
+				ts := s.auto.ts(c.CreatedAt)
+				_, err := q.(*queries).db.ExecContext(ctx, `INSERT INTO jobs (id, kind, partner_id, customer_id, state, attempt,
+max_attempts, run_at, locked_by, last_error, created_at, updated_at) VALUES ('job_seed', 'credit_analysis', 'seed', ?,
+'available', 0, 10, ?, '', '', ?, ?)`, c.ID, ts, ts, ts)
+				return err
 			})
 		},
 		check: func(t *testing.T, s *Store) {
@@ -244,4 +249,29 @@ func TestMigrateRefusesSQLiteWithoutForeignKeys(t *testing.T) {
 	err = Migrate(context.Background(), db)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "foreign keys")
+}
+
+// TestCheckSchema: an empty database and one a migration behind are outdated; a current
+// one is not.
+func TestCheckSchema(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			openEmpty := openSQLiteEmpty
+			if b.name == "postgres" {
+				openEmpty = openPostgresEmpty
+			}
+			ctx := context.Background()
+			db := openEmpty(t)
+			assert.Error(t, CheckSchema(ctx, db), "no bookkeeping table yet")
+			versions, err := SchemaVersions(db)
+			require.NoError(t, err)
+			require.NoError(t, migrateTo(ctx, db, len(versions)-1))
+			err = CheckSchema(ctx, db)
+			require.ErrorIs(t, err, ErrSchemaOutdated)
+			assert.Contains(t, err.Error(), versions[len(versions)-1])
+			require.NoError(t, Migrate(ctx, db))
+			assert.NoError(t, CheckSchema(ctx, db))
+		})
+	}
 }

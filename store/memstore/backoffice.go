@@ -66,27 +66,6 @@ func (t *txn) CountCustomers(_ context.Context, partnerID string) (map[onboardin
 	return out, nil
 }
 
-func (t *txn) CountJobs(context.Context) ([]onboarding.JobCount, error) {
-	type key struct {
-		kind  onboarding.JobKind
-		state onboarding.JobState
-	}
-	n := map[key]int{}
-	for _, j := range t.st.jobs {
-		if j.State != onboarding.JobCompleted {
-			n[key{j.Kind, j.State}]++
-		}
-	}
-	out := make([]onboarding.JobCount, 0, len(n))
-	for k, c := range n {
-		out = append(out, onboarding.JobCount{Kind: k.kind, State: k.state, Count: c})
-	}
-	slices.SortFunc(out, func(a, b onboarding.JobCount) int {
-		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.State, b.State))
-	})
-	return out, nil
-}
-
 func (t *txn) ListAllDeliveries(_ context.Context, f onboarding.ListAllDeliveriesParams) ([]*onboarding.Delivery, error) {
 	var list []*onboarding.Delivery
 	for _, d := range t.st.deliveries {

@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"JobLeaseExpiry", testJobLeaseExpiry},
 		{"ExtendJobLease", testExtendJobLease},
 		{"ConcurrentClaims", testConcurrentClaims},
+		{"JobCounts", testJobCounts},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"WebhookQueries", testWebhookQueries},
 		{"PartnerAPIQueries", testPartnerAPIQueries},

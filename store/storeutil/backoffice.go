@@ -22,13 +22,6 @@ func (ac *AutoCommit) CountCustomers(ctx context.Context, partnerID string) (map
 	return q.CountCustomers(ctx, partnerID)
 }
 
-// CountJobs implements onboarding.BackofficeQueries: a read, on the Queries of Read.
-func (ac *AutoCommit) CountJobs(ctx context.Context) ([]onboarding.JobCount, error) {
-	q, done := ac.Read(ctx)
-	defer done()
-	return q.CountJobs(ctx)
-}
-
 // ListAllDeliveries implements onboarding.BackofficeQueries: a read, on the Queries of Read.
 func (ac *AutoCommit) ListAllDeliveries(ctx context.Context, f onboarding.ListAllDeliveriesParams) ([]*onboarding.Delivery, error) {
 	q, done := ac.Read(ctx)
