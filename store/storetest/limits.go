@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/internal/testfiles"
 	"github.com/onboardkit/onboarding/onboardingtest"
 	"github.com/onboardkit/onboarding/webhook"
 )
@@ -112,4 +114,38 @@ func testServiceEndpointCap(t *testing.T, s onboarding.Store) {
 	page, err := svc.ListWebhookEndpoints(ctx, "p1", onboarding.ListEndpointsParams{Limit: 100})
 	require.NoError(t, err)
 	assert.Len(t, page.Data, onboarding.MaxEndpointsPerPartner)
+}
+
+// testServiceUploadCap: 40 concurrent uploads of different files for one KYC item keep at
+// most MaxUploadsPerItem documents: the count runs in the customer's unit of work, whose
+// compare-and-set on the customer's version serializes them.
+func testServiceUploadCap(t *testing.T, s onboarding.Store) {
+	ctx := context.Background()
+	svc := onboardingtest.NewService(t, s, nil)
+	c, _, err := svc.CreateCustomer(ctx, "p1", registration(t))
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	kept := map[string]bool{}
+	for i := range limitWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := svc.UploadDocument(ctx, "p1", c.ID, onboarding.UploadParams{Type: onboarding.DocSelfie,
+				Body: bytes.NewReader(testfiles.JPEG("selfie " + strconv.Itoa(i)))})
+			if err != nil && !errors.Is(err, onboarding.ErrInvalidInput) && !errors.Is(err, onboarding.ErrConcurrentUpdate) {
+				t.Errorf("unexpected: %v", err)
+			}
+			if err == nil {
+				mu.Lock()
+				kept[d.ID] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	docs, err := svc.ListDocuments(ctx, "p1", c.ID)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, len(docs), onboarding.MaxUploadsPerItem, "the item's uploads are bounded")
+	assert.Equal(t, len(kept), len(docs), "every document accepted is stored, and only those")
 }

@@ -74,6 +74,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"PartnerLock", testPartnerLock},
 		{"ServiceErasePartnerAPIData", testServiceErasePartnerAPIData},
 		{"ServiceEndpointCap", testServiceEndpointCap},
+		{"ServiceUploadCap", testServiceUploadCap},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
