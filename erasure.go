@@ -210,6 +210,12 @@ func (s *Service) eraseRows(ctx context.Context, partnerID, customerID string, p
 	var keys []string
 	err := s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
 		now := s.clock()
+		// The row lock first, as the delete at the end will take it: a unit of work that
+		// inserted a row referencing the customer holds a share of it, and must finish
+		// before the erasure takes anything it would wait for.
+		if err := q.LockCustomer(ctx, partnerID, customerID); err != nil {
+			return err
+		}
 		c, err := q.GetCustomer(ctx, partnerID, customerID)
 		if err != nil {
 			return err

@@ -28,6 +28,12 @@ type PrivacyQueries interface {
 	// DeleteCustomerJobs deletes every job about the customer (Job.CustomerID), whatever
 	// its state.
 	DeleteCustomerJobs(ctx context.Context, partnerID, customerID string) (int, error)
+	// LockCustomer takes the customer's row for the rest of the transaction as a delete
+	// would (SELECT … FOR UPDATE on PostgreSQL): units of work that already reference it
+	// (an upload inserting a document) finish first, later ones wait and then find it
+	// gone. Without it, an erasure and such a unit of work each hold a lock the other
+	// needs. ErrNotFound when there is no such customer.
+	LockCustomer(ctx context.Context, partnerID, customerID string) error
 	// DeleteCustomerBankAccounts deletes the customer's bank account and its history.
 	DeleteCustomerBankAccounts(ctx context.Context, partnerID, customerID string) (int, error)
 	// DeleteCustomerSimulations deletes the customer's loan simulations.

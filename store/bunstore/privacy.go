@@ -300,3 +300,16 @@ func (q *queries) DeleteCustomerSimulations(ctx context.Context, partnerID, cust
 func (q *queries) DeleteCustomerBiometricsCodes(ctx context.Context, partnerID, customerID string) (int, error) {
 	return q.exec(ctx, `DELETE FROM biometrics_codes WHERE customer_id = ? AND partner_id = ?`, customerID, partnerID)
 }
+
+// LockCustomer implements onboarding.PrivacyQueries. SQLite's transactions already hold
+// the database's one write lock.
+func (q *queries) LockCustomer(ctx context.Context, partnerID, customerID string) error {
+	query := `SELECT id FROM customers WHERE id = ? AND partner_id = ?`
+	if q.pg {
+		query += ` FOR UPDATE`
+	}
+	var id string
+	err := q.db.QueryRowContext(ctx, query, customerID, partnerID).Scan(&id)
+	_, err = found(&id, err, "customer", customerID)
+	return err
+}

@@ -311,3 +311,10 @@ func (t *txn) ListStaleCustomers(_ context.Context, status onboarding.Status, up
 }
 
 // ---- secrets ----
+
+// LockCustomer implements onboarding.PrivacyQueries: memstore's transactions already run
+// one at a time.
+func (t *txn) LockCustomer(_ context.Context, partnerID, customerID string) error {
+	_, err := t.customer(partnerID, customerID)
+	return err
+}

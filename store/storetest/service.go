@@ -22,7 +22,7 @@ import (
 func registration(t *testing.T) onboarding.CreateCustomerParams {
 	r := rng(t)
 	return onboarding.CreateCustomerParams{
-		ExternalID: "partner-customer-" + onboarding.NewID("x")[2:14], CPF: taxid.GenerateCPF(r).String(),
+		ExternalID: "partner-customer-" + onboarding.NewID("x")[2:], CPF: taxid.GenerateCPF(r).String(),
 		CNPJ: taxid.GenerateCNPJ(r, false).String(), Name: "Maria da Silva", Email: "maria@example.com",
 		Phone: "+55 11 98765-4321", TradingName: "Padaria da Maria",
 	}

@@ -128,3 +128,9 @@ func (ac *AutoCommit) DeleteCustomerBiometricsCodes(ctx context.Context, partner
 		return q.DeleteCustomerBiometricsCodes(ctx, partnerID, customerID)
 	})
 }
+
+// LockCustomer implements onboarding.PrivacyQueries: a write, through Write (a lock
+// outside a transaction holds nothing).
+func (ac *AutoCommit) LockCustomer(ctx context.Context, partnerID, customerID string) error {
+	return ac.Write(ctx, func(q onboarding.Queries) error { return q.LockCustomer(ctx, partnerID, customerID) })
+}
