@@ -246,3 +246,27 @@ func TestRecordAudit(t *testing.T) {
 	require.Len(t, page.Data, 1)
 	assert.Equal(t, e.ID, page.Data[0].ID)
 }
+
+// FuzzParseCustomerQuery: a search box's text never panics the parser, its CPF and CNPJ
+// are set only when valid, and the IDs it looks for are bounded.
+func FuzzParseCustomerQuery(f *testing.F) {
+	for _, s := range []string{"", "123.456.789-09", "12.345.678/0001-95", "cust_0123", "seller-1", strings.Repeat("x", 500), "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m := onboarding.ParseCustomerQuery(s)
+		if m.CPF != "" {
+			if _, err := taxid.ParseCPF(string(m.CPF)); err != nil {
+				t.Fatalf("%q: CPF %q is not valid", s, m.CPF)
+			}
+		}
+		if m.CNPJ != "" {
+			if _, err := taxid.ParseCNPJ(string(m.CNPJ)); err != nil {
+				t.Fatalf("%q: CNPJ %q is not valid", s, m.CNPJ)
+			}
+		}
+		if len(m.ID) > 256 || len(m.ExternalID) > 256 {
+			t.Fatalf("%q: unbounded keys", s)
+		}
+	})
+}
