@@ -32,6 +32,7 @@ type Store interface {
 //   - Times round-trip with microsecond precision in UTC.
 type Queries interface {
 	WebhookQueries
+	BatchQueries
 
 	// InsertCustomer stores a new customer (Version 1). ErrConflict (a *ConflictError) when
 	// the partner already has its external_id or tax key.

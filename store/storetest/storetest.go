@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"SingleWriter", testSingleWriter},
 		{"PartnerLock", testPartnerLock},
 		{"ServiceEndpointCap", testServiceEndpointCap},
+		{"ClaimJobBatch", testClaimJobBatch}, {"FinishDeliveries", testFinishDeliveries}, {"ExtendJobLeases", testExtendJobLeases}, {"NextJobAt", testNextJobAt}, {"ConcurrentBatchClaims", testConcurrentBatchClaims},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
