@@ -29,9 +29,10 @@ type BatchQueries interface {
 	// (the heartbeat of every job in flight, in one statement), and returns the IDs it
 	// extended; a missing one was lost to another worker or has finished.
 	ExtendJobLeases(ctx context.Context, ids []string, worker string, until time.Time) ([]string, error)
-	// NextJobAt returns when the next job of one of kinds (any kind when empty) becomes
-	// claimable: the earliest RunAt of the available ones, or the earliest lease end of
-	// the running ones, whichever comes first. The zero time when there is none.
+	// NextJobAt returns the earliest RunAt of the available jobs of one of kinds (any
+	// kind when empty): when the next job, or retry, becomes due. The zero time when there
+	// is none. (A running job whose lease ends becomes claimable too; Run finds those by
+	// polling.)
 	NextJobAt(ctx context.Context, kinds []JobKind) (time.Time, error)
 }
 

@@ -49,7 +49,7 @@ LEFT JOIN events e ON e.id = d.event_id`
 func (q *queries) ClaimJobBatch(ctx context.Context, p onboarding.ClaimParams) ([]*onboarding.ClaimedJob, error) {
 	if q.pg {
 		query, args := q.claimSQL(p, deliveryJoinSQL(`(c.args->>'delivery_id')`))
-		rows, err := q.db.QueryContext(ctx, q.jobSQL(query), args...)
+		rows, err := q.db.QueryContext(ctx, q.claimPrefix(query), args...)
 		out, err := collect(rows, err, scanClaimed)
 		if err != nil {
 			return nil, err
@@ -283,12 +283,22 @@ func jobEnd(st onboarding.DeliveryStatus) string {
 // The three writes of FinishDeliveries, each reading the VALUES list v. The job's end
 // follows FailJob and CompleteJob: a retry keeps finished_at, a completion keeps
 // last_error.
+//
+// On PostgreSQL the jobs are first read and locked by primary key (held) and only then
+// checked for the lease, so that the planner never scans the claim index instead: its
+// predicate matches "state = 'running'", and right after a bulk insert the statistics
+// may say the table is empty, which makes a scan of that index look cheap. SQLite does
+// not match partial indexes that way.
 const (
-	finishJobsSQL = `UPDATE jobs SET state = v.job_state, locked_by = '', locked_until = NULL, updated_at = ?,
+	finishJobsSet = `UPDATE jobs SET state = v.job_state, locked_by = '', locked_until = NULL, updated_at = ?,
 last_error = CASE WHEN v.job_state = 'completed' THEN jobs.last_error ELSE v.last_error END,
 run_at = CASE WHEN v.job_state = 'available' THEN v.next_attempt_at ELSE jobs.run_at END,
 finished_at = CASE WHEN v.job_state = 'available' THEN jobs.finished_at ELSE ? END
-FROM v WHERE jobs.id = v.job_id AND jobs.state = 'running' AND jobs.locked_by = ?
+`
+	finishJobsPG = `held AS MATERIALIZED (SELECT id, state, locked_by FROM jobs WHERE id IN (%s) FOR UPDATE),
+j AS (` + finishJobsSet + `FROM v, held WHERE held.id = v.job_id AND held.state = 'running' AND held.locked_by = ? AND jobs.id = held.id
+RETURNING jobs.id)`
+	finishJobsSQLite = finishJobsSet + `FROM v WHERE jobs.id IN (%s) AND jobs.id = v.job_id AND jobs.state = 'running' AND jobs.locked_by = ?
 RETURNING jobs.id`
 	finishDeliveriesSQL = `UPDATE webhook_deliveries SET status = v.status, attempts = v.attempts,
 last_status_code = v.last_status_code, last_error = v.last_error, next_attempt_at = v.next_attempt_at,
@@ -309,25 +319,28 @@ func (q *queries) FinishDeliveries(ctx context.Context, worker string, now time.
 		return nil, nil
 	}
 	values, args := q.outcomeValues(outcomes)
+	ids := make([]any, len(outcomes))
+	for i, o := range outcomes {
+		ids[i] = o.JobID
+	}
 	var accepted []string
 	if q.pg {
-		query := values + `, j AS (` + finishJobsSQL + `),
-d AS (` + fmt.Sprintf(finishDeliveriesSQL, `JOIN j ON j.id = v.job_id`) + ` RETURNING 1),
-a AS (` + fmt.Sprintf(finishAttemptsSQL, `JOIN j ON j.id = v.job_id`) + ` RETURNING 1)
-SELECT id FROM j`
-		rows, err := q.db.QueryContext(ctx, q.jobSQL(query), append(args, q.ts(now), q.ts(now), worker)...)
-		ids, err := collect(rows, err, scanString)
+		query, args := finishPG(values, args, ids, q.ts(now), worker)
+		rows, err := q.db.QueryContext(ctx, q.jobSQL(query), args...)
+		list, err := collect(rows, err, scanString)
 		if err != nil {
 			return nil, err
 		}
-		accepted = derefAll(ids)
+		accepted = derefAll(list)
 	} else {
-		rows, err := q.db.QueryContext(ctx, values+finishJobsSQL, append(args, q.ts(now), q.ts(now), worker)...)
-		ids, err := collect(rows, err, scanString)
+		query := values + fmt.Sprintf(finishJobsSQLite, placeholders(len(ids)))
+		jobArgs := append(append(args, q.ts(now), q.ts(now)), ids...)
+		rows, err := q.db.QueryContext(ctx, query, append(jobArgs, worker)...)
+		list, err := collect(rows, err, scanString)
 		if err != nil {
 			return nil, err
 		}
-		accepted = derefAll(ids)
+		accepted = derefAll(list)
 		if len(accepted) > 0 {
 			var kept []*onboarding.DeliveryOutcome
 			set := make(map[string]bool, len(accepted))
@@ -360,6 +373,16 @@ SELECT id FROM j`
 		}
 	}
 	return written, nil
+}
+
+// finishPG is FinishDeliveries in one PostgreSQL statement: held's IN list binds first,
+// then the SET values and the worker.
+func finishPG(values string, args, ids []any, now any, worker string) (string, []any) {
+	query := values + `, ` + fmt.Sprintf(finishJobsPG, placeholders(len(ids))) + `,
+d AS (` + fmt.Sprintf(finishDeliveriesSQL, `JOIN j ON j.id = v.job_id`) + ` RETURNING 1),
+a AS (` + fmt.Sprintf(finishAttemptsSQL, `JOIN j ON j.id = v.job_id`) + ` RETURNING 1)
+SELECT id FROM j`
+	return query, append(append(args, ids...), now, now, worker)
 }
 
 func scanString(r rowScanner) (*string, error) {
@@ -409,25 +432,18 @@ AND state = 'running' AND locked_by = ? RETURNING id`, args...)
 }
 
 // NextJobAt implements onboarding.BatchQueries: the first available job in the order of
-// jobs_claim_idx (its predicate repeated word for word, as in claimableSQL), and the
-// earliest lease of jobs_lease_idx.
+// jobs_claim_idx (its predicate repeated word for word, as in claimableSQL).
 func (q *queries) NextJobAt(ctx context.Context, kinds []onboarding.JobKind) (time.Time, error) {
-	kindSQL := ""
-	var kindArgs []any
+	query := `SELECT min(run_at) FROM jobs WHERE state IN ('available', 'running') AND state = 'available'`
+	args := make([]any, 0, len(kinds))
 	if len(kinds) > 0 {
-		kindSQL = ` AND kind IN (` + placeholders(len(kinds)) + `)`
+		query += ` AND kind IN (` + placeholders(len(kinds)) + `)`
 		for _, k := range kinds {
-			kindArgs = append(kindArgs, string(k))
+			args = append(args, string(k))
 		}
 	}
-	query := `SELECT min(t) FROM (
-SELECT min(run_at) AS t FROM jobs WHERE state IN ('available', 'running') AND state = 'available'` + kindSQL + `
-UNION ALL
-SELECT min(locked_until) AS t FROM jobs WHERE state = 'running'` + kindSQL + `
-) AS next`
 	var at time.Time
-	err := q.db.QueryRowContext(ctx, query, append(kindArgs, kindArgs...)...).Scan(timeCol{&at})
-	if err != nil {
+	if err := q.db.QueryRowContext(ctx, query, args...).Scan(timeCol{&at}); err != nil {
 		return time.Time{}, translate(err)
 	}
 	return at, nil

@@ -87,7 +87,8 @@ func New(db bun.IDB, opts *Options) *Store {
 		}
 		s.writers = make(chan struct{}, n)
 	}
-	s.auto = &queries{db: db, pg: s.pg, asyncJobCommits: s.pg && !s.inTx && !opts.SynchronousJobCommits}
+	s.auto = &queries{db: db, pg: s.pg, asyncJobCommits: s.pg && !s.inTx && !opts.SynchronousJobCommits,
+		claimHints: s.pg && !s.inTx}
 	if s.pg {
 		s.auto.notify = notifyInline
 		if pool, ok := db.(*bun.DB); ok {

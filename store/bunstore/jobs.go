@@ -81,7 +81,7 @@ AND ((state = 'available' AND run_at <= ?) OR (state = 'running' AND locked_unti
 // the database's single write lock, so it is exclusive as it is.
 func (q *queries) ClaimJobs(ctx context.Context, p onboarding.ClaimParams) ([]*onboarding.Job, error) {
 	query, args := q.claimSQL(p, "")
-	rows, err := q.db.QueryContext(ctx, q.jobSQL(query), args...)
+	rows, err := q.db.QueryContext(ctx, q.claimPrefix(query), args...)
 	jobs, err := collect(rows, err, scanJob)
 	if err != nil {
 		return nil, err
@@ -160,6 +160,22 @@ func (q *queries) jobSQL(query string) string {
 		return asyncCommitPrefix + query
 	}
 	return query
+}
+
+// claimHintsPrefix makes the planner walk jobs_claim_idx in order and stop after the
+// claim's LIMIT. Right after a burst of inserts the table's statistics may still say it
+// is nearly empty; the planner then prefers to read every due job through a bitmap and
+// sort them all, which costs each claim time in proportion to the backlog.
+const claimHintsPrefix = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; "
+
+// claimPrefix returns a claim statement with its prefixes: the planner hints and the
+// asynchronous commit, when the queries allow them (autocommit statements only: SET
+// LOCAL then lasts for the one statement).
+func (q *queries) claimPrefix(query string) string {
+	if q.claimHints {
+		query = claimHintsPrefix + query
+	}
+	return q.jobSQL(query)
 }
 
 // ExtendJobLease implements onboarding.Queries.

@@ -91,20 +91,11 @@ func (t *txn) ExtendJobLeases(_ context.Context, ids []string, worker string, un
 func (t *txn) NextJobAt(_ context.Context, kinds []onboarding.JobKind) (time.Time, error) {
 	var next time.Time
 	for _, j := range t.st.jobs {
-		if len(kinds) > 0 && !slices.Contains(kinds, j.Kind) {
+		if j.State != onboarding.JobAvailable || len(kinds) > 0 && !slices.Contains(kinds, j.Kind) {
 			continue
 		}
-		var at time.Time
-		switch j.State {
-		case onboarding.JobAvailable:
-			at = j.RunAt
-		case onboarding.JobRunning:
-			at = j.LockedUntil
-		default:
-			continue
-		}
-		if next.IsZero() || at.Before(next) {
-			next = at
+		if next.IsZero() || j.RunAt.Before(next) {
+			next = j.RunAt
 		}
 	}
 	return next, nil

@@ -279,8 +279,8 @@ func testExtendJobLeases(t *testing.T, s onboarding.Store) {
 	assert.Empty(t, empty)
 }
 
-// testNextJobAt: the earliest of the available jobs' run_at and the running jobs' lease
-// ends, for the kinds asked; dead and completed jobs do not count.
+// testNextJobAt: the earliest run_at of the available jobs of the kinds asked; running,
+// dead and completed jobs do not count, a retry counts by its new run_at.
 func testNextJobAt(t *testing.T, s onboarding.Store) {
 	ctx := context.Background()
 	c := newCustomer(rng(t), "p1")
@@ -300,25 +300,27 @@ func testNextJobAt(t *testing.T, s onboarding.Store) {
 	require.NoError(t, s.InsertJob(ctx, b))
 	assert.Equal(t, base.Add(30*time.Minute), next())
 	assert.Equal(t, base.Add(time.Hour), next(onboarding.JobCreditAnalysis))
+	assert.Equal(t, base.Add(30*time.Minute), next(onboarding.JobPublishEvent, onboarding.JobCreditAnalysis))
 	assert.True(t, next(onboarding.JobExpireOffer).IsZero())
 
-	// A running job counts by the end of its lease.
+	// A running job does not count; a dead one neither.
 	_, err := s.ClaimJobs(ctx, onboarding.ClaimParams{Kinds: []onboarding.JobKind{onboarding.JobPublishEvent}, Worker: "w",
 		Limit: 1, Now: base.Add(40 * time.Minute), Lease: time.Minute})
 	require.NoError(t, err)
-	assert.Equal(t, base.Add(41*time.Minute), next())
-	assert.Equal(t, base.Add(41*time.Minute), next(onboarding.JobPublishEvent, onboarding.JobCreditAnalysis))
+	assert.Equal(t, base.Add(time.Hour), next())
 	require.NoError(t, s.FailJob(ctx, b.ID, "w", base.Add(40*time.Minute), onboarding.JobFailure{Error: "x", Dead: true}))
-	assert.Equal(t, base.Add(time.Hour), next(), "a dead job does not count")
+	assert.Equal(t, base.Add(time.Hour), next())
 
 	// A retry counts by its new run_at.
 	_, err = s.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w", Limit: 1, Now: base.Add(2 * time.Hour), Lease: time.Minute})
 	require.NoError(t, err)
-	require.NoError(t, s.FailJob(ctx, a.ID, "w", base.Add(2*time.Hour), onboarding.JobFailure{Error: "x", RetryAt: base.Add(2*time.Hour + 50*time.Millisecond)}))
-	assert.Equal(t, base.Add(2*time.Hour+50*time.Millisecond), next())
+	assert.True(t, next().IsZero(), "every job is running or dead")
+	retry := base.Add(2*time.Hour + 50*time.Millisecond)
+	require.NoError(t, s.FailJob(ctx, a.ID, "w", base.Add(2*time.Hour), onboarding.JobFailure{Error: "x", RetryAt: retry}))
+	assert.Equal(t, retry, next())
 	require.NoError(t, s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
 		at, err := q.NextJobAt(ctx, nil)
-		assert.Equal(t, base.Add(2*time.Hour+50*time.Millisecond), at, "inside a unit of work too")
+		assert.Equal(t, retry, at, "inside a unit of work too")
 		return err
 	}))
 }
