@@ -40,6 +40,7 @@ type Service struct {
 	jobTimeout time.Duration
 	workerID   string
 	wake       chan struct{}
+	retryDelay func(attempt int) time.Duration // retryDelay, but for tests
 
 	allowPrivateWebhooks bool
 	holdOffers           bool
@@ -69,7 +70,7 @@ func New(store Store, opts *Options) (*Service, error) {
 		lease: opts.JobLease, jobTimeout: opts.JobTimeout, workerID: opts.WorkerID, wake: make(chan struct{}, 1),
 		sender: opts.WebhookSender, allowPrivateWebhooks: opts.AllowPrivateWebhooks,
 		reviewer: opts.Reviewer, biometrics: opts.Biometrics, holdOffers: opts.HoldOffersUntilActive,
-		retention: opts.JobRetention, jobs: map[JobKind]handler{}}
+		retention: opts.JobRetention, jobs: map[JobKind]handler{}, retryDelay: retryDelay}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -217,7 +217,7 @@ func (s *Service) failed(ctx context.Context, j *Job, err error) {
 	if dead {
 		f.Dead = true
 	} else {
-		f.RetryAt = now.Add(retryDelay(j.Attempt))
+		f.RetryAt = now.Add(s.retryDelay(j.Attempt))
 	}
 	s.log.WarnContext(ctx, "onboarding: job failed", "job", j.ID, "kind", j.Kind, "attempt", j.Attempt,
 		"dead", dead, "error", err)
