@@ -16,7 +16,8 @@ import (
 // (ErrConflict). Invalid input is a *ValidationError (ErrInvalidInput).
 //
 // In the same transaction it writes the history row, the customer.created event and the
-// credit-analysis job, so the analysis starts in parallel with KYC.
+// credit-analysis job, so the analysis starts in parallel with KYC, and completes the
+// idempotency key ctx carries, if any (WithKeyCompletion).
 func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p CreateCustomerParams) (c *Customer, created bool, err error) {
 	if err := checkPartner(partnerID); err != nil {
 		return nil, false, err
@@ -71,7 +72,10 @@ func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p Create
 		if err := s.emit(ctx, q, c, EventCustomerCreated, customerEventData(EventCustomerCreated, c), now); err != nil {
 			return err
 		}
-		return enqueueAnalysis(ctx, q, c, now)
+		if err := enqueueAnalysis(ctx, q, c, now); err != nil {
+			return err
+		}
+		return completeKey(ctx, q, partnerID, c) // the request's idempotency key, if any
 	})
 	if errors.Is(err, ErrConflict) {
 		// Lost the race to a concurrent registration: the unique index settled it.

@@ -242,6 +242,14 @@ func (a *api) idempotent(w http.ResponseWriter, r *http.Request, rc *reqCtx, raw
 
 	rc.idempotency = "new"
 	cw := &captureWriter{ResponseWriter: w}
+	// The Service completes the key in the transaction of the change, when it can (see
+	// onboarding.KeyCompletion); the deferred completion below then has nothing to write.
+	var kc *onboarding.KeyCompletion
+	if kind != multipartBody {
+		kc = &onboarding.KeyCompletion{Key: onboarding.IdempotencyKey{PartnerID: rc.partner, Key: key, CreatedAt: owned},
+			Response: a.createdResponse(r, stored)}
+		r = r.WithContext(onboarding.WithKeyCompletion(ctx, kc))
+	}
 	done := false
 	defer func() {
 		// Runs on return and on panic; a panic goes on to ServeHTTP's recovery.
@@ -259,6 +267,11 @@ func (a *api) idempotent(w http.ResponseWriter, r *http.Request, rc *reqCtx, raw
 		}
 		body := encodeStored(storedMeta{RequestHash: full, ContentType: cw.Header().Get("Content-Type"),
 			Location: cw.Header().Get("Location")}, cw.buf.Bytes())
+		if kc != nil {
+			if k := kc.Completed(); k != nil && k.ResponseStatus == cw.status && bytes.Equal(k.ResponseBody, body) {
+				return // completed with the change, with this very response
+			}
+		}
 		err := store.CompleteIdempotencyKey(bg, &onboarding.IdempotencyKey{PartnerID: rc.partner, Key: key,
 			CreatedAt: owned, Completed: true, ResponseStatus: cw.status, ResponseBody: body})
 		if err != nil {
@@ -270,4 +283,42 @@ func (a *api) idempotent(w http.ResponseWriter, r *http.Request, rc *reqCtx, raw
 		a.writeError(cw, r, err)
 	}
 	done = true
+}
+
+// createdResponse renders, inside the Service's transaction, what a handler answers for a
+// resource its POST created: 201, the resource's Location under the request's path, the
+// resource as JSON. The handler's actual response is compared with it once written; when
+// they differ, the key is completed again with the actual one.
+func (a *api) createdResponse(r *http.Request, requestHash string) func(any) (int, []byte, bool) {
+	return func(result any) (int, []byte, bool) {
+		c, ok := result.(*onboarding.Customer)
+		if !ok || r.Method != http.MethodPost {
+			return 0, nil, false
+		}
+		rec := &recorder{header: http.Header{}}
+		a.writeJSON(rec, r, http.StatusCreated, c)
+		meta := storedMeta{RequestHash: requestHash, ContentType: rec.header.Get("Content-Type"),
+			Location: strings.TrimSuffix(r.URL.Path, "/") + "/" + c.ID}
+		return rec.status, encodeStored(meta, rec.body.Bytes()), true
+	}
+}
+
+// recorder is an http.ResponseWriter that keeps what is written.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *recorder) Header() http.Header { return w.header }
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *recorder) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(p)
 }
