@@ -13,12 +13,20 @@ import (
 // KeyCompletion in the context of the Service call (WithKeyCompletion), and afterwards
 // completes the key itself only if Completed says no unit of work did.
 //
+// With Reserve, the caller has not reserved the key: the unit of work inserts it first,
+// and fails with ErrKeyInUse, changing nothing, when another request has the key (on
+// PostgreSQL it waits for that request's transaction to end first). A call that
+// completes keys in its unit of work then costs no write of its own for the key.
+//
 // Today CreateCustomer completes a key when it creates the customer; other calls leave it
 // to the caller.
 type KeyCompletion struct {
-	// Key names the reserved key: PartnerID, Key and the CreatedAt of the reservation (as
-	// CompleteIdempotencyKey takes it). The other fields are filled in.
+	// Key is the key: PartnerID, Key and the CreatedAt of the reservation (as
+	// CompleteIdempotencyKey takes it); with Reserve, the whole record to insert
+	// (RequestHash and ExpiresAt too). The response fields are filled in.
 	Key IdempotencyKey
+	// Reserve: the key is not reserved yet (see above).
+	Reserve bool
 	// Response renders the response to keep for the result of the call (the *Customer of
 	// CreateCustomer), inside the transaction: it must not block. ok false leaves the key
 	// to the caller.
@@ -27,6 +35,10 @@ type KeyCompletion struct {
 	mu     sync.Mutex
 	stored *IdempotencyKey
 }
+
+// ErrKeyInUse is the error of a unit of work that was to insert an idempotency key
+// (KeyCompletion.Reserve) another request already holds: nothing was written.
+var ErrKeyInUse = errors.New("onboarding: the idempotency key is held by another request")
 
 type keyCompletionKey struct{}
 
@@ -44,6 +56,25 @@ func (kc *KeyCompletion) Completed() *IdempotencyKey {
 	return kc.stored.Clone()
 }
 
+// reserveKey inserts the key carried by ctx when it is to be reserved by the unit of work
+// (KeyCompletion.Reserve), for a change of partnerID: first, so that a concurrent request
+// with the same key waits for this one (or finds it) before it changes anything.
+func reserveKey(ctx context.Context, q Queries, partnerID string) error {
+	kc, _ := ctx.Value(keyCompletionKey{}).(*KeyCompletion)
+	if kc == nil || !kc.Reserve || kc.Key.PartnerID != partnerID {
+		return nil
+	}
+	k := kc.Key.Clone()
+	k.Completed, k.ResponseStatus, k.ResponseBody = false, 0, nil
+	if err := q.InsertIdempotencyKey(ctx, k); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return ErrKeyInUse
+		}
+		return err
+	}
+	return nil
+}
+
 // completeKey completes the key carried by ctx, if any, in q with the response for
 // result, for a change of partnerID. It is called by a unit of work right before it
 // commits.
@@ -58,9 +89,9 @@ func completeKey(ctx context.Context, q Queries, partnerID string, result any) e
 	}
 	k := kc.Key.Clone()
 	k.Completed, k.ResponseStatus, k.ResponseBody = true, status, body
-	// ErrNotFound: the reservation was taken over meanwhile (its request presumed dead):
-	// the change goes ahead, and the caller finds the key not completed.
 	if err := q.CompleteIdempotencyKey(ctx, k); err != nil {
+		// ErrNotFound: the reservation was taken over meanwhile (its request presumed
+		// dead): the change goes ahead, and the caller finds the key not completed.
 		if errors.Is(err, ErrNotFound) {
 			return nil
 		}

@@ -62,6 +62,9 @@ func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p Create
 		Status: StatusPendingKYC, KYC: reqs, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	err = s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+		if err := reserveKey(ctx, q, partnerID); err != nil { // the request's idempotency key, if any
+			return err
+		}
 		if err := q.InsertCustomer(ctx, c); err != nil {
 			return err
 		}
@@ -75,7 +78,7 @@ func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p Create
 		if err := enqueueAnalysis(ctx, q, c, now); err != nil {
 			return err
 		}
-		return completeKey(ctx, q, partnerID, c) // the request's idempotency key, if any
+		return completeKey(ctx, q, partnerID, c)
 	})
 	if errors.Is(err, ErrConflict) {
 		// Lost the race to a concurrent registration: the unique index settled it.
