@@ -75,10 +75,9 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		remote = ch
 	}
-	// A busy runner claims when half its workers' worth of room has freed up, or
-	// claimCooldown after its last claim, so that it claims in batches rather than one job
-	// per finished job.
-	threshold := max(s.workers/2, 1)
+	// A busy runner claims when half its room has freed up, or claimCooldown after its
+	// last claim, so that it claims in batches rather than one job per finished job.
+	threshold := max(capacity/2, 1)
 	var lastClaim time.Time
 	idleClaims := 0 // claims in a row that found nothing although a job was due
 	for {
@@ -135,11 +134,15 @@ func (s *Service) ahead() int {
 	if s.workers < 2 {
 		return 0
 	}
-	return s.workers
+	return max(s.workers, minAhead)
 }
 
-// claimCooldown is how long a busy runner waits before claiming for less room than half
-// its workers.
+// minAhead is the fewest jobs Run claims ahead with two workers or more: claims of at
+// least that many rows amortize a claim's round trip even with few workers.
+const minAhead = 64
+
+// claimCooldown is how long a busy runner waits before claiming for less than half its
+// room.
 const claimCooldown = 2 * time.Millisecond
 
 // untilNextJob is how long Run may sleep after a claim that left workers free: until the
