@@ -32,7 +32,7 @@ func defaultWorkerID() string {
 // may Run on the same store: jobs are leased, and a crashed worker's lease expires so
 // another takes its job.
 //
-// Run claims jobs in batches, up to Workers at a time; a webhook delivery comes with its
+// Run claims jobs in batches and works Workers at a time; a webhook delivery comes with its
 // delivery, endpoint and event in the same query, is sent at once, and its outcome is
 // written with others in one statement. When nothing is due it sleeps until the next job
 // is (a retry included), and wakes earlier when this Service commits work or,
@@ -75,19 +75,25 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		remote = ch
 	}
-	// A busy runner claims when half its room has freed up, or claimCooldown after its
-	// last claim, so that it claims in batches rather than one job per finished job.
+	// A busy runner claims when half its room has freed up, or, when a worker is idle,
+	// claimCooldown after its last claim: it claims in batches rather than one job per
+	// finished job.
 	threshold := max(capacity/2, 1)
 	var lastClaim time.Time
 	idleClaims := 0 // claims in a row that found nothing although a job was due
 	for {
 		s.schedulePeriodic(ctx)
 		wait := s.poll
-		room := capacity - int(inflight.Load())
+		busy := int(inflight.Load())
+		room := capacity - busy
 		if room > 0 {
-			if since := time.Since(lastClaim); room < threshold && inflight.Load() > 0 && since < claimCooldown {
-				wait = claimCooldown - since
-			} else {
+			since := time.Since(lastClaim)
+			switch {
+			case room < threshold && busy >= s.workers:
+				// Every worker has a job: wait for half the room, woken as jobs finish.
+			case room < threshold && busy > 0 && since < claimCooldown:
+				wait = claimCooldown - since // a worker is idle: claim for it soon
+			default:
 				jobs, err := s.store.ClaimJobBatch(ctx, ClaimParams{Kinds: s.kinds, Worker: s.workerID, Limit: room,
 					Now: s.clock(), Lease: s.lease})
 				lastClaim = time.Now()
@@ -128,8 +134,8 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // ahead is how many jobs Run claims beyond its workers: none with one worker (a job
-// claimed ahead would wait behind the running one however long it takes), else as many as
-// it has workers.
+// claimed ahead would wait behind the running one however long it takes), else
+// max(Workers, minAhead).
 func (s *Service) ahead() int {
 	if s.workers < 2 {
 		return 0
@@ -141,8 +147,8 @@ func (s *Service) ahead() int {
 // least that many rows amortize a claim's round trip even with few workers.
 const minAhead = 64
 
-// claimCooldown is how long a busy runner waits before claiming for less than half its
-// room.
+// claimCooldown is how long a runner with an idle worker waits after a claim before
+// claiming for less than half its room.
 const claimCooldown = 2 * time.Millisecond
 
 // untilNextJob is how long Run may sleep after a claim that left workers free: until the
