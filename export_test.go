@@ -1,6 +1,9 @@
 package onboarding
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // NextStatus exposes the lifecycle for tests.
 func NextStatus(ctx context.Context, from Status, ev LifecycleEvent) (Status, error) {
@@ -21,3 +24,6 @@ func ProbeImage(f Format, b []byte, chunk int) (width, height int, done bool, er
 	}
 	return p.width, p.height, p.done, err
 }
+
+// SetRetryDelay replaces the backoff of failed jobs (1 s, doubling) for a test.
+func SetRetryDelay(s *Service, f func(attempt int) time.Duration) { s.retryDelay = f }

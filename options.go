@@ -60,8 +60,11 @@ type Options struct {
 	AllowPrivateWebhooks bool
 	// Workers is how many jobs Run works at once. Default DefaultWorkers.
 	Workers int
-	// PollInterval is how often Run looks for work it was not woken for (jobs enqueued by
-	// other replicas, retries coming due). Default DefaultPollInterval.
+	// PollInterval is the longest Run sleeps. Run sleeps until the next job is due (a
+	// retry included) and is woken by work this Service commits and, on a JobListener
+	// store, by other replicas' work; the interval bounds the sleep for safety (work
+	// nobody announced, a crashed replica's job whose lease ended). Default
+	// DefaultPollInterval.
 	PollInterval time.Duration
 	// JobLease is how long a claimed job stays with its worker without a heartbeat: a
 	// running job extends it every third of it, so a replica that dies has its jobs taken
@@ -107,7 +110,7 @@ type Options struct {
 const (
 	// DefaultWorkers is how many jobs Run works at once.
 	DefaultWorkers = 4
-	// DefaultPollInterval is how often Run looks for work it was not woken for.
+	// DefaultPollInterval is the longest Run sleeps.
 	DefaultPollInterval = time.Second
 	// DefaultJobLease is how long a claimed job stays with its worker between heartbeats.
 	DefaultJobLease = 15 * time.Second

@@ -16,7 +16,8 @@ import (
 // (ErrConflict). Invalid input is a *ValidationError (ErrInvalidInput).
 //
 // In the same transaction it writes the history row, the customer.created event and the
-// credit-analysis job, so the analysis starts in parallel with KYC.
+// credit-analysis job, so the analysis starts in parallel with KYC, and completes the
+// idempotency key ctx carries, if any (WithKeyCompletion).
 func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p CreateCustomerParams) (c *Customer, created bool, err error) {
 	ctx, span := s.start(ctx, "CreateCustomer", partnerID)
 	defer span.end(&err)
@@ -63,6 +64,9 @@ func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p Create
 		Status: StatusPendingKYC, KYC: reqs, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	err = s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+		if err := reserveKey(ctx, q, partnerID); err != nil { // the request's idempotency key, if any
+			return err
+		}
 		if err := q.InsertCustomer(ctx, c); err != nil {
 			return err
 		}
@@ -73,7 +77,10 @@ func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p Create
 		if err := s.emit(ctx, q, c, EventCustomerCreated, customerEventData(EventCustomerCreated, c), now); err != nil {
 			return err
 		}
-		return enqueueAnalysis(ctx, q, c, now)
+		if err := enqueueAnalysis(ctx, q, c, now); err != nil {
+			return err
+		}
+		return completeKey(ctx, q, partnerID, c)
 	})
 	if errors.Is(err, ErrConflict) {
 		// Lost the race to a concurrent registration: the unique index settled it.

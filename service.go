@@ -41,6 +41,7 @@ type Service struct {
 	jobTimeout time.Duration
 	workerID   string
 	wake       chan struct{}
+	retryDelay func(attempt int) time.Duration // retryDelay, but for tests
 
 	allowPrivateWebhooks bool
 	holdOffers           bool
@@ -77,7 +78,7 @@ func New(store Store, opts *Options) (*Service, error) {
 		sender: opts.WebhookSender, allowPrivateWebhooks: opts.AllowPrivateWebhooks,
 		reviewer: opts.Reviewer, biometrics: opts.Biometrics, holdOffers: opts.HoldOffersUntilActive,
 		retention: opts.JobRetention, retain: opts.Retention.withDefaults(),
-		sealer: newSecretSealer(opts.SecretsKeeper), jobs: map[JobKind]handler{},
+		sealer: newSecretSealer(opts.SecretsKeeper), jobs: map[JobKind]handler{}, retryDelay: retryDelay,
 		kycPageURL: opts.KYCPageURL, simulation: simulationConfig(opts.Simulation)}
 	if s.now == nil {
 		s.now = time.Now

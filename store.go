@@ -36,6 +36,7 @@ type Queries interface {
 	PartnerAPIQueries
 	BackofficeQueries
 	JobStatsQueries
+	BatchQueries
 
 	// InsertCustomer stores a new customer (Version 1). ErrConflict (a *ConflictError) when
 	// the partner already has its external_id or tax key.

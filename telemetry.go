@@ -377,19 +377,6 @@ func (s *Service) endDelivery(ctx context.Context, sp trace.Span, res webhook.Re
 	}
 }
 
-// startOutcomeBatch opens the span of a group commit of delivery outcomes, linked to the
-// job runs whose outcomes it writes (its statements are its children).
-func (s *Service) startOutcomeBatch(ctx context.Context, batch []*outcome) (context.Context, trace.Span) {
-	links := make([]trace.Link, 0, len(batch))
-	for _, o := range batch {
-		if o.span.IsValid() {
-			links = append(links, trace.Link{SpanContext: o.span})
-		}
-	}
-	return s.tel.tracer.Start(ctx, "webhook.record_outcomes", trace.WithLinks(links...),
-		trace.WithAttributes(attribute.Int("onboarding.webhook.outcomes", len(batch))))
-}
-
 // instrumentTransport wraps the default webhook sender's transport with otelhttp: a client
 // span per POST under the delivery's span, and the http.client metrics. No trace context
 // is sent to receivers: they are other companies.

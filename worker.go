@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/onboardkit/onboarding/scoring"
@@ -26,21 +27,46 @@ func defaultWorkerID() string {
 	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + NewID("w")[2:14]
 }
 
-// Run works background jobs (credit analysis, offer expiry, event publishing) until ctx
-// ends. Any number of Services, in this process or other replicas, may Run on the same
-// store: jobs are leased, and a crashed worker's lease expires so another takes its job.
-// Run wakes at once when this Service enqueues work and polls every PollInterval as a
-// fallback. When ctx ends it stops claiming, waits for the jobs in flight, and returns nil.
+// Run works background jobs (credit analysis, offer expiry, webhook deliveries, event
+// publishing) until ctx ends. Any number of Services, in this process or other replicas,
+// may Run on the same store: jobs are leased, and a crashed worker's lease expires so
+// another takes its job.
+//
+// Run claims jobs in batches and works Workers at a time; a webhook delivery comes with its
+// delivery, endpoint and event in the same query, is sent at once, and its outcome is
+// written with others in one statement. When nothing is due it sleeps until the next job
+// is (a retry included), and wakes earlier when this Service commits work or,
+// on a Store that announces jobs (JobListener, e.g. PostgreSQL), when any replica does.
+// PollInterval only bounds that sleep (a replica's job whose lease ended, after a crash,
+// is found at the next poll at the latest). When ctx ends it stops claiming, waits for the
+// jobs in flight and for their outcomes to be written, and returns nil.
 func (s *Service) Run(ctx context.Context) error {
-	if sw, ok := s.store.(SingleWriter); ok && sw.SingleWriter() {
-		b := newOutcomeBatcher(s)
-		defer b.close() // after the workers below: they wait on it
-		ctx = context.WithValue(ctx, batcherKey{}, b)
-	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	slots := make(chan struct{}, s.workers)
+	keeper := s.newLeaseKeeper()
+	defer keeper.close()
+	writer := s.newOutcomeWriter()
+	defer writer.close() // after the workers below: they submit to it
+	// Workers goroutines work the claimed jobs in claim order. Run holds up to
+	// s.workers+s.ahead() of them: those beyond the workers wait in the queue, leased, so
+	// that a worker finishing a job takes the next at once instead of waiting for a claim.
+	capacity := s.workers + s.ahead()
+	queue := make(chan claimedJob, capacity)
+	var inflight atomic.Int32 // claimed and not finished: queued or running
 	freed := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	for range s.workers {
+		wg.Go(func() {
+			for c := range queue {
+				s.runClaimed(c, keeper, writer)
+				inflight.Add(-1)
+				select {
+				case freed <- struct{}{}:
+				default:
+				}
+			}
+		})
+	}
+	defer wg.Wait()
+	defer close(queue) // the workers finish what is queued, then stop
 	var remote <-chan struct{}
 	if l, ok := s.store.(JobListener); ok {
 		ch, err := l.ListenJobs(ctx)
@@ -49,33 +75,49 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		remote = ch
 	}
+	// A busy runner claims when half its room has freed up, or, when a worker is idle,
+	// claimCooldown after its last claim: it claims in batches rather than one job per
+	// finished job.
+	threshold := max(capacity/2, 1)
+	var lastClaim time.Time
+	idleClaims := 0 // claims in a row that found nothing although a job was due
 	for {
 		s.schedulePeriodic(ctx)
-		if free := s.workers - len(slots); free > 0 {
-			// Polls are not traced: one trace a second per replica would bury the rest.
-			jobs, err := s.store.ClaimJobs(untraced(ctx), ClaimParams{Kinds: s.kinds, Worker: s.workerID, Limit: free,
-				Now: s.clock(), Lease: s.lease})
-			if err != nil && ctx.Err() == nil {
-				s.log.ErrorContext(ctx, "onboarding: claim jobs", "error", err)
-			}
-			for _, j := range jobs {
-				slots <- struct{}{}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					s.work(ctx, j)
-					<-slots
-					select {
-					case freed <- struct{}{}:
-					default:
-					}
-				}()
-			}
-			if err == nil && len(jobs) == free {
-				continue // there may be more
+		wait := s.poll
+		busy := int(inflight.Load())
+		room := capacity - busy
+		if room > 0 {
+			since := time.Since(lastClaim)
+			switch {
+			case room < threshold && busy >= s.workers:
+				// Every worker has a job: wait for half the room, woken as jobs finish.
+			case room < threshold && busy > 0 && since < claimCooldown:
+				wait = claimCooldown - since // a worker is idle: claim for it soon
+			default:
+				// Polls are not traced: one trace a second per replica would bury the rest.
+				jobs, err := s.store.ClaimJobBatch(untraced(ctx), ClaimParams{Kinds: s.kinds, Worker: s.workerID, Limit: room,
+					Now: s.clock(), Lease: s.lease})
+				lastClaim = time.Now()
+				if err != nil && ctx.Err() == nil {
+					s.log.ErrorContext(ctx, "onboarding: claim jobs", "error", err)
+				}
+				inflight.Add(int32(len(jobs)))
+				for _, cj := range jobs {
+					// The job's context outlives Run's, so that a shutdown lets it finish;
+					// the keeper renews its lease from now on, and cancels it if lost.
+					jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+					keeper.add(cj.Job.ID, cancel)
+					queue <- claimedJob{cj, jctx, cancel} // never blocks: at most capacity are in flight
+				}
+				if err == nil && len(jobs) == room {
+					continue // there may be more
+				}
+				if err == nil {
+					wait = s.untilNextJob(untraced(ctx), len(jobs) == 0, &idleClaims)
+				}
 			}
 		}
-		timer := time.NewTimer(s.poll)
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -92,9 +134,57 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
+// ahead is how many jobs Run claims beyond its workers: none with one worker (a job
+// claimed ahead would wait behind the running one however long it takes), else
+// max(Workers, minAhead).
+func (s *Service) ahead() int {
+	if s.workers < 2 {
+		return 0
+	}
+	return max(s.workers, minAhead)
+}
+
+// minAhead is the fewest jobs Run claims ahead with two workers or more: claims of at
+// least that many rows amortize a claim's round trip even with few workers.
+const minAhead = 64
+
+// claimCooldown is how long a runner with an idle worker waits after a claim before
+// claiming for less than half its room.
+const claimCooldown = 2 * time.Millisecond
+
+// untilNextJob is how long Run may sleep after a claim that left workers free: until the
+// next job of its kinds is due (NextJobAt), at most PollInterval. A job already due that
+// the claim did not get (another replica's claim held its row) is retried after a short
+// pause that grows while it lasts.
+func (s *Service) untilNextJob(ctx context.Context, empty bool, idle *int) time.Duration {
+	next, err := s.store.NextJobAt(ctx, s.kinds)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.WarnContext(ctx, "onboarding: read the next job's time", "error", err)
+		}
+		return s.poll
+	}
+	if next.IsZero() {
+		*idle = 0
+		return s.poll
+	}
+	d := next.Sub(s.clock())
+	if d > 0 {
+		*idle = 0
+		return min(d, s.poll)
+	}
+	if !empty {
+		return 0 // the claim got jobs: claim again at once
+	}
+	*idle++
+	return min(time.Millisecond<<min(*idle, 10), s.poll)
+}
+
 // Work runs every job that is due now, one at a time, and returns how many it ran. It is
 // Run without the waiting, for tests, one-shot commands and cron-style deployments.
 func (s *Service) Work(ctx context.Context) (int, error) {
+	keeper := s.newLeaseKeeper()
+	defer keeper.close()
 	n := 0
 	for {
 		jobs, err := s.store.ClaimJobs(ctx, ClaimParams{Kinds: s.kinds, Worker: s.workerID, Limit: 1,
@@ -102,88 +192,56 @@ func (s *Service) Work(ctx context.Context) (int, error) {
 		if err != nil || len(jobs) == 0 {
 			return n, err
 		}
-		s.work(ctx, jobs[0])
+		j := jobs[0]
+		jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.jobTimeout)
+		keeper.add(j.ID, cancel)
+		s.work(jctx, j)
+		keeper.remove(j.ID)
+		cancel()
 		n++
 	}
 }
 
-// work runs one claimed job and records a failure. The job runs on a context that outlives
-// ctx by at most JobTimeout, so a shutdown lets it finish, and its lease is extended while
-// it runs.
+// work runs one claimed job with its handler and records a failure. ctx is the job's own
+// context: it outlives Run's by at most JobTimeout, so a shutdown lets the job finish, and
+// the lease keeper cancels it when the lease is lost.
 func (s *Service) work(ctx context.Context, j *Job) {
-	jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.jobTimeout)
-	defer cancel()
-	defer s.heartbeat(jctx, cancel, j)()
-	jctx = context.WithValue(jctx, parentRunAtKey{}, j.RunAt)
-	jctx, run := s.startJob(jctx, j)
+	ctx = context.WithValue(ctx, parentRunAtKey{}, j.RunAt)
+	ctx, run := s.startJob(ctx, j)
 	h := s.jobs[j.Kind]
 	var err error
 	if h == nil {
 		err = permanent(fmt.Errorf("no handler for job kind %q", j.Kind))
 	} else {
-		err = h(jctx, j)
+		err = h(ctx, j)
 	}
 	if err == nil {
-		s.endJob(jctx, run, nil, false)
+		s.endJob(ctx, run, nil, false)
 		return
 	}
+	s.failed(ctx, run, j, err)
+}
+
+// failed records a failed run of j: a retry after a backoff, or a dead job.
+func (s *Service) failed(ctx context.Context, run *jobRun, j *Job, err error) {
 	now := s.clock()
 	f := JobFailure{Error: err.Error()}
 	dead := errors.Is(err, errPermanent) || scoring.IsPermanent(err) || j.Attempt >= j.MaxAttempts
-	s.endJob(jctx, run, err, dead)
+	s.endJob(ctx, run, err, dead)
 	if dead {
 		f.Dead = true
 	} else {
-		f.RetryAt = now.Add(retryDelay(j.Attempt))
+		f.RetryAt = now.Add(s.retryDelay(j.Attempt))
 	}
-	s.log.WarnContext(jctx, "onboarding: job failed", "job", j.ID, "kind", j.Kind, "attempt", j.Attempt,
+	s.log.WarnContext(ctx, "onboarding: job failed", "job", j.ID, "kind", j.Kind, "attempt", j.Attempt,
 		"dead", dead, "error", err)
 	// A conflict may be a lost lease (then FailJob conflicts too, and the job belongs to
 	// another worker) or a race the handler lost (then the job is retried soon).
-	if ferr := s.store.FailJob(jctx, j.ID, s.workerID, now, f); ferr != nil && !errors.Is(ferr, ErrConcurrentUpdate) {
-		s.log.ErrorContext(jctx, "onboarding: record job failure", "job", j.ID, "error", ferr)
-	}
-}
-
-// heartbeat extends j's lease every third of it while the job runs, so that a short lease
-// suffices for a long job and a dead replica's jobs are taken over within a lease. A lost
-// lease (another worker took the job) cancels the job's context. The returned func stops
-// it.
-func (s *Service) heartbeat(ctx context.Context, cancel context.CancelFunc, j *Job) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(s.lease / 3)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			err := s.store.ExtendJobLease(ctx, j.ID, s.workerID, s.clock().Add(s.lease))
-			select {
-			case <-done: // the job finished (and completed itself) meanwhile
-				return
-			default:
-			}
-			if errors.Is(err, ErrConcurrentUpdate) {
-				s.log.WarnContext(ctx, "onboarding: job lease lost; stopping the job", "job", j.ID, "kind", j.Kind)
-				cancel()
-				return
-			}
-			if err != nil && ctx.Err() == nil {
-				s.log.WarnContext(ctx, "onboarding: extend job lease", "job", j.ID, "error", err)
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		wg.Wait()
+	// The job's context may have ended (JobTimeout): record the failure all the same.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lease)
+	defer cancel()
+	if ferr := s.store.FailJob(fctx, j.ID, s.workerID, now, f); ferr != nil && !errors.Is(ferr, ErrConcurrentUpdate) {
+		s.log.ErrorContext(ctx, "onboarding: record job failure", "job", j.ID, "error", ferr)
 	}
 }
 

@@ -173,6 +173,16 @@ func (a *api) idempotent(w http.ResponseWriter, r *http.Request, rc *reqCtx, raw
 		stored = jsonRequestHash(route, rc.body)
 	}
 
+	// A request whose Service call reserves and completes the key in its own unit of work
+	// needs no reservation here: unless the key is already known, run it so.
+	if kind != multipartBody && keyInUnitOfWork(r, rc) {
+		if _, err := store.GetIdempotencyKey(ctx, rc.partner, key); errors.Is(err, onboarding.ErrNotFound) &&
+			a.runKeyed(w, r, rc, key, kind, stored, time.Time{}, h) {
+			return
+		}
+		// Known, or taken meanwhile by a concurrent request: answer as below.
+	}
+
 	// owned is the creation time of the record this request holds: completing or forgetting
 	// the key touches that record only, never one a retry took over meanwhile.
 	var owned time.Time
@@ -241,11 +251,51 @@ func (a *api) idempotent(w http.ResponseWriter, r *http.Request, rc *reqCtx, raw
 		return
 	}
 
+	a.runKeyed(w, r, rc, key, kind, stored, owned, h)
+}
+
+// keyInUnitOfWork tells the routes whose Service call reserves and completes an
+// idempotency key in its own unit of work (onboarding.KeyCompletion): POST /customers
+// (CreateCustomer).
+func keyInUnitOfWork(r *http.Request, rc *reqCtx) bool {
+	return r.Method == http.MethodPost && strings.TrimPrefix(r.URL.Path, rc.prefix) == "/customers"
+}
+
+// runKeyed runs h under key: reserved at owned or, with a zero owned, to be reserved by the
+// Service's unit of work. It returns false, having answered nothing, when that unit of
+// work found the key held by another request.
+func (a *api) runKeyed(w http.ResponseWriter, r *http.Request, rc *reqCtx, key string, kind body, stored string,
+	owned time.Time, h handlerFunc) bool {
+	ctx := r.Context()
+	store := a.store
 	rc.idempotency = "new"
 	cw := &captureWriter{ResponseWriter: w}
-	done := false
+	// The Service completes the key in the transaction of the change, when it can (see
+	// onboarding.KeyCompletion); the deferred completion below then has nothing to write.
+	var kc *onboarding.KeyCompletion
+	if kind != multipartBody {
+		kc = &onboarding.KeyCompletion{Key: onboarding.IdempotencyKey{PartnerID: rc.partner, Key: key, CreatedAt: owned},
+			Response: a.createdResponse(r, stored)}
+		if owned.IsZero() {
+			now := a.now().UTC().Truncate(time.Microsecond)
+			kc.Reserve = true
+			kc.Key.RequestHash, kc.Key.CreatedAt, kc.Key.ExpiresAt = stored, now, now.Add(a.idemTTL)
+		}
+		r = r.WithContext(onboarding.WithKeyCompletion(ctx, kc))
+	}
+	done, taken := false, false
 	defer func() {
 		// Runs on return and on panic; a panic goes on to ServeHTTP's recovery.
+		if taken {
+			return
+		}
+		var k *onboarding.IdempotencyKey
+		if kc != nil {
+			k = kc.Completed()
+		}
+		if owned.IsZero() && k != nil {
+			owned = k.CreatedAt // the unit of work reserved it
+		}
 		bg := context.WithoutCancel(ctx)
 		full := stored
 		complete := true
@@ -253,6 +303,9 @@ func (a *api) idempotent(w http.ResponseWriter, r *http.Request, rc *reqCtx, raw
 			full, complete = rc.form.sum()
 		}
 		if !done || cw.status >= 500 || cw.status == 0 || rc.transient || !complete || cw.overflow {
+			if owned.IsZero() {
+				return // nothing stored
+			}
 			if err := store.DeleteIdempotencyKey(bg, rc.partner, key, owned); err != nil {
 				a.log.WarnContext(bg, "httpapi: could not forget an idempotency key", "request_id", rc.id, "error", redact(err.Error()))
 			}
@@ -260,6 +313,20 @@ func (a *api) idempotent(w http.ResponseWriter, r *http.Request, rc *reqCtx, raw
 		}
 		body := encodeStored(storedMeta{RequestHash: full, ContentType: cw.Header().Get("Content-Type"),
 			Location: cw.Header().Get("Location")}, cw.buf.Bytes())
+		if k != nil && k.ResponseStatus == cw.status && bytes.Equal(k.ResponseBody, body) {
+			return // completed with the change, with this very response
+		}
+		if owned.IsZero() {
+			// No unit of work stored the key (the call answered without one): store it
+			// now, unless a concurrent request with the same key did.
+			now := a.now().UTC().Truncate(time.Microsecond)
+			rec := &onboarding.IdempotencyKey{PartnerID: rc.partner, Key: key, RequestHash: full, Completed: true,
+				ResponseStatus: cw.status, ResponseBody: body, CreatedAt: now, ExpiresAt: now.Add(a.idemTTL)}
+			if err := store.InsertIdempotencyKey(bg, rec); err != nil && !errors.Is(err, onboarding.ErrConflict) {
+				a.log.ErrorContext(bg, "httpapi: could not store an idempotent response", "request_id", rc.id, "error", redact(err.Error()))
+			}
+			return
+		}
 		err := store.CompleteIdempotencyKey(bg, &onboarding.IdempotencyKey{PartnerID: rc.partner, Key: key,
 			CreatedAt: owned, Completed: true, ResponseStatus: cw.status, ResponseBody: body})
 		if err != nil {
@@ -268,7 +335,50 @@ func (a *api) idempotent(w http.ResponseWriter, r *http.Request, rc *reqCtx, raw
 		}
 	}()
 	if err := h(cw, r, rc); err != nil {
+		if kc != nil && kc.Reserve && errors.Is(err, onboarding.ErrKeyInUse) && cw.status == 0 {
+			taken = true
+			return false
+		}
 		a.writeError(cw, r, err)
 	}
 	done = true
+	return true
+}
+
+// createdResponse renders, inside the Service's transaction, what a handler answers for a
+// resource its POST created: 201, the resource's Location under the request's path, the
+// resource as JSON. The handler's actual response is compared with it once written; when
+// they differ, the key is completed again with the actual one.
+func (a *api) createdResponse(r *http.Request, requestHash string) func(any) (int, []byte, bool) {
+	return func(result any) (int, []byte, bool) {
+		c, ok := result.(*onboarding.Customer)
+		if !ok || r.Method != http.MethodPost {
+			return 0, nil, false
+		}
+		rec := &recorder{header: http.Header{}}
+		a.writeJSON(rec, r, http.StatusCreated, c)
+		meta := storedMeta{RequestHash: requestHash, ContentType: rec.header.Get("Content-Type"),
+			Location: strings.TrimSuffix(r.URL.Path, "/") + "/" + c.ID}
+		return rec.status, encodeStored(meta, rec.body.Bytes()), true
+	}
+}
+
+// recorder is an http.ResponseWriter that keeps what is written.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *recorder) Header() http.Header { return w.header }
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *recorder) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(p)
 }

@@ -23,8 +23,9 @@ type Options struct {
 	// transaction.
 	MaxConcurrentWrites int
 
-	// SynchronousJobCommits makes the Store's own ClaimJobs, CompleteJob and FailJob calls
-	// wait for their commit to be flushed to disk on PostgreSQL. By default they commit
+	// SynchronousJobCommits makes the Store's own ClaimJobs, ClaimJobBatch, CompleteJob,
+	// FailJob and FinishDeliveries calls wait for their commit to be flushed to disk on
+	// PostgreSQL. By default they commit
 	// with synchronous_commit = off: a crash of the database server may then forget the
 	// last few claims or completions, which only means those jobs run again after their
 	// lease expires. Jobs run at least once in any case (a worker can also crash between a
@@ -87,7 +88,8 @@ func New(db bun.IDB, opts *Options) *Store {
 		}
 		s.writers = make(chan struct{}, n)
 	}
-	s.auto = &queries{db: db, pg: s.pg, asyncJobCommits: s.pg && !s.inTx && !opts.SynchronousJobCommits}
+	s.auto = &queries{db: db, pg: s.pg, asyncJobCommits: s.pg && !s.inTx && !opts.SynchronousJobCommits,
+		claimHints: s.pg && !s.inTx}
 	if s.pg {
 		s.auto.notify = notifyInline
 		if pool, ok := db.(*bun.DB); ok {

@@ -21,6 +21,9 @@ type queries struct {
 	// = off (see Options.SynchronousJobCommits). Only for autocommit statements on
 	// PostgreSQL: the two statements of one simple query form one implicit transaction.
 	asyncJobCommits bool
+	// claimHints prefixes claims with claimHintsPrefix (PostgreSQL autocommit statements
+	// only, like asyncJobCommits).
+	claimHints bool
 	// notify says how a job change that workers may act on at once is announced on the
 	// jobs channel (see Store.ListenJobs).
 	notify notifyMode

@@ -80,6 +80,20 @@ AND ((state = 'available' AND run_at <= ?) OR (state = 'running' AND locked_unti
 // each other's rows instead of waiting or double-claiming. SQLite: the statement runs under
 // the database's single write lock, so it is exclusive as it is.
 func (q *queries) ClaimJobs(ctx context.Context, p onboarding.ClaimParams) ([]*onboarding.Job, error) {
+	query, args := q.claimSQL(p, "")
+	rows, err := q.db.QueryContext(ctx, q.claimPrefix(query), args...)
+	jobs, err := collect(rows, err, scanJob)
+	if err != nil {
+		return nil, err
+	}
+	sortClaimed(jobs, func(j *onboarding.Job) *onboarding.Job { return j })
+	return jobs, nil
+}
+
+// claimSQL returns the claim statement of p and its arguments. With a non-empty then
+// (PostgreSQL only), the claiming UPDATE is the CTE "claimed" and then is the statement
+// that reads it.
+func (q *queries) claimSQL(p onboarding.ClaimParams, then string) (string, []any) {
 	now := q.ts(p.Now)
 	args := make([]any, 0, 8+len(p.Kinds))
 	var pick strings.Builder
@@ -99,10 +113,16 @@ func (q *queries) ClaimJobs(ctx context.Context, p onboarding.ClaimParams) ([]*o
 	var query string
 	if q.pg {
 		pick.WriteString(` FOR UPDATE SKIP LOCKED`)
-		query = `WITH picked AS MATERIALIZED (` + pick.String() + `)
-UPDATE jobs SET state = 'running', locked_by = ?, locked_until = ?, attempt = jobs.attempt + 1, updated_at = ?
+		update := `UPDATE jobs SET state = 'running', locked_by = ?, locked_until = ?, attempt = jobs.attempt + 1, updated_at = ?
 FROM picked WHERE jobs.id = picked.id
 RETURNING ` + jobColsQualified
+		if then == "" {
+			query = `WITH picked AS MATERIALIZED (` + pick.String() + `)
+` + update
+		} else {
+			query = `WITH picked AS MATERIALIZED (` + pick.String() + `), claimed AS (` + update + `)
+` + then
+		}
 	} else {
 		query = `UPDATE jobs SET state = 'running', locked_by = ?, locked_until = ?, attempt = attempt + 1, updated_at = ?
 WHERE id IN (` + pick.String() + `)
@@ -116,19 +136,18 @@ RETURNING ` + jobCols
 	} else {
 		args = append(set, args...)
 	}
-	rows, err := q.db.QueryContext(ctx, q.jobSQL(query), args...)
-	jobs, err := collect(rows, err, scanJob)
-	if err != nil {
-		return nil, err
-	}
-	// RETURNING has no order: give the claim order back.
-	slices.SortFunc(jobs, func(a, b *onboarding.Job) int {
+	return query, args
+}
+
+// sortClaimed puts claimed jobs back in claim order: RETURNING has none.
+func sortClaimed[T any](list []T, job func(T) *onboarding.Job) {
+	slices.SortFunc(list, func(x, y T) int {
+		a, b := job(x), job(y)
 		if c := a.RunAt.Compare(b.RunAt); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
-	return jobs, nil
 }
 
 // asyncCommitPrefix makes the rest of a simple query commit without waiting for the WAL
@@ -141,6 +160,22 @@ func (q *queries) jobSQL(query string) string {
 		return asyncCommitPrefix + query
 	}
 	return query
+}
+
+// claimHintsPrefix makes the planner walk jobs_claim_idx in order and stop after the
+// claim's LIMIT. Right after a burst of inserts the table's statistics may still say it
+// is nearly empty; the planner then prefers to read every due job through a bitmap and
+// sort them all, which costs each claim time in proportion to the backlog.
+const claimHintsPrefix = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; "
+
+// claimPrefix returns a claim statement with its prefixes: the planner hints and the
+// asynchronous commit, when the queries allow them (autocommit statements only: SET
+// LOCAL then lasts for the one statement).
+func (q *queries) claimPrefix(query string) string {
+	if q.claimHints {
+		query = claimHintsPrefix + query
+	}
+	return q.jobSQL(query)
 }
 
 // ExtendJobLease implements onboarding.Queries.

@@ -394,9 +394,9 @@ type claimCounter struct {
 	claims atomic.Int32
 }
 
-func (c *claimCounter) ClaimJobs(ctx context.Context, p onboarding.ClaimParams) ([]*onboarding.Job, error) {
+func (c *claimCounter) ClaimJobBatch(ctx context.Context, p onboarding.ClaimParams) ([]*onboarding.ClaimedJob, error) {
 	c.claims.Add(1)
-	return c.Store.ClaimJobs(ctx, p)
+	return c.Store.ClaimJobBatch(ctx, p)
 }
 
 // TestListenJobsEndToEnd: a worker polling once an hour analyses, within seconds, the

@@ -45,7 +45,7 @@ type WriteFunc func(ctx context.Context, fn func(q onboarding.Queries) error) er
 //		return s
 //	}
 //
-// The reads are the Get, Find, List, Search and Count methods and DocumentKeyExists; they go straight to
+// The reads are the Get, Find, List, Search and Count methods, DocumentKeyExists and NextJobAt; they go straight to
 // the Queries of Read, without a closure or a transaction. Every other method changes the
 // store (ClaimJobs and the Prune methods included) and goes through Write. Both fields
 // must be set before use; an AutoCommit is safe for concurrent use when they are.

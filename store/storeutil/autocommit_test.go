@@ -21,7 +21,7 @@ func isRead(method string) bool {
 			return true
 		}
 	}
-	return method == "DocumentKeyExists" || method == "CountJobs"
+	return method == "DocumentKeyExists" || method == "CountJobs" || method == "NextJobAt"
 }
 
 // TestRouting calls every method of onboarding.Queries on an AutoCommit whose Queries are

@@ -1,0 +1,104 @@
+package onboarding
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// KeyCompletion completes an idempotency key in the same transaction as the change the
+// keyed request makes, so that the change and the record of its response commit together
+// (a crash between them can no longer leave a change whose key looks in flight), at no
+// extra write. An API layer reserves the key (InsertIdempotencyKey), passes a
+// KeyCompletion in the context of the Service call (WithKeyCompletion), and afterwards
+// completes the key itself only if Completed says no unit of work did.
+//
+// With Reserve, the caller has not reserved the key: the unit of work inserts it first,
+// and fails with ErrKeyInUse, changing nothing, when another request has the key (on
+// PostgreSQL it waits for that request's transaction to end first). A call that
+// completes keys in its unit of work then costs no write of its own for the key.
+//
+// Today CreateCustomer completes a key when it creates the customer; other calls leave it
+// to the caller.
+type KeyCompletion struct {
+	// Key is the key: PartnerID, Key and the CreatedAt of the reservation (as
+	// CompleteIdempotencyKey takes it); with Reserve, the whole record to insert
+	// (RequestHash and ExpiresAt too). The response fields are filled in.
+	Key IdempotencyKey
+	// Reserve: the key is not reserved yet (see above).
+	Reserve bool
+	// Response renders the response to keep for the result of the call (the *Customer of
+	// CreateCustomer), inside the transaction: it must not block. ok false leaves the key
+	// to the caller.
+	Response func(result any) (status int, body []byte, ok bool)
+
+	mu     sync.Mutex
+	stored *IdempotencyKey
+}
+
+// ErrKeyInUse is the error of a unit of work that was to insert an idempotency key
+// (KeyCompletion.Reserve) another request already holds: nothing was written.
+var ErrKeyInUse = errors.New("onboarding: the idempotency key is held by another request")
+
+type keyCompletionKey struct{}
+
+// WithKeyCompletion returns ctx carrying kc for the Service call made with it.
+func WithKeyCompletion(ctx context.Context, kc *KeyCompletion) context.Context {
+	return context.WithValue(ctx, keyCompletionKey{}, kc)
+}
+
+// Completed returns the key's record as a unit of work of the call stored it, or nil when
+// none did. It is meaningful once the call has returned without error: a unit of work
+// that failed after completing the key rolled the completion back with the rest.
+func (kc *KeyCompletion) Completed() *IdempotencyKey {
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	return kc.stored.Clone()
+}
+
+// reserveKey inserts the key carried by ctx when it is to be reserved by the unit of work
+// (KeyCompletion.Reserve), for a change of partnerID: first, so that a concurrent request
+// with the same key waits for this one (or finds it) before it changes anything.
+func reserveKey(ctx context.Context, q Queries, partnerID string) error {
+	kc, _ := ctx.Value(keyCompletionKey{}).(*KeyCompletion)
+	if kc == nil || !kc.Reserve || kc.Key.PartnerID != partnerID {
+		return nil
+	}
+	k := kc.Key.Clone()
+	k.Completed, k.ResponseStatus, k.ResponseBody = false, 0, nil
+	if err := q.InsertIdempotencyKey(ctx, k); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return ErrKeyInUse
+		}
+		return err
+	}
+	return nil
+}
+
+// completeKey completes the key carried by ctx, if any, in q with the response for
+// result, for a change of partnerID. It is called by a unit of work right before it
+// commits.
+func completeKey(ctx context.Context, q Queries, partnerID string, result any) error {
+	kc, _ := ctx.Value(keyCompletionKey{}).(*KeyCompletion)
+	if kc == nil || kc.Response == nil || kc.Key.PartnerID != partnerID {
+		return nil
+	}
+	status, body, ok := kc.Response(result)
+	if !ok {
+		return nil
+	}
+	k := kc.Key.Clone()
+	k.Completed, k.ResponseStatus, k.ResponseBody = true, status, body
+	if err := q.CompleteIdempotencyKey(ctx, k); err != nil {
+		// ErrNotFound: the reservation was taken over meanwhile (its request presumed
+		// dead): the change goes ahead, and the caller finds the key not completed.
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	kc.mu.Lock()
+	kc.stored = k
+	kc.mu.Unlock()
+	return nil
+}
