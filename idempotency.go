@@ -13,9 +13,10 @@ import (
 // KeyCompletion in the context of the Service call (WithKeyCompletion), and afterwards
 // completes the key itself only if Completed says no unit of work did.
 //
-// With Reserve, the caller has not reserved the key: the unit of work inserts it first,
-// and fails with ErrKeyInUse, changing nothing, when another request has the key (on
-// PostgreSQL it waits for that request's transaction to end first). A call that
+// With Reserve, the caller has not reserved the key: the unit of work first locks the key
+// (a concurrent request with the same key waits for it) and fails with ErrKeyInUse,
+// changing nothing, when another request has stored the key; it then stores the key once,
+// completed. A call that
 // completes keys in its unit of work then costs no write of its own for the key.
 //
 // Today CreateCustomer completes a key when it creates the customer; other calls leave it
@@ -56,23 +57,29 @@ func (kc *KeyCompletion) Completed() *IdempotencyKey {
 	return kc.stored.Clone()
 }
 
-// reserveKey inserts the key carried by ctx when it is to be reserved by the unit of work
-// (KeyCompletion.Reserve), for a change of partnerID: first, so that a concurrent request
-// with the same key waits for this one (or finds it) before it changes anything.
+// reserveKey takes the key carried by ctx when the unit of work is to reserve it
+// (KeyCompletion.Reserve), for a change of partnerID, before anything else: a lock on the
+// key (LockPartner: a concurrent request with the same key waits for this transaction),
+// then a read that fails with ErrKeyInUse when another request stored the key. The key
+// itself is written once, completed, by completeKey.
 func reserveKey(ctx context.Context, q Queries, partnerID string) error {
 	kc, _ := ctx.Value(keyCompletionKey{}).(*KeyCompletion)
 	if kc == nil || !kc.Reserve || kc.Key.PartnerID != partnerID {
 		return nil
 	}
-	k := kc.Key.Clone()
-	k.Completed, k.ResponseStatus, k.ResponseBody = false, 0, nil
-	if err := q.InsertIdempotencyKey(ctx, k); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return ErrKeyInUse
-		}
+	if err := q.LockPartner(ctx, partnerID, "idempotency:"+kc.Key.Key); err != nil {
 		return err
 	}
-	return nil
+	k, err := q.GetIdempotencyKey(ctx, partnerID, kc.Key.Key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case k.ExpiresAt.After(kc.Key.CreatedAt):
+		return ErrKeyInUse
+	}
+	return nil // expired: the insert replaces it
 }
 
 // completeKey completes the key carried by ctx, if any, in q with the response for
@@ -89,7 +96,14 @@ func completeKey(ctx context.Context, q Queries, partnerID string, result any) e
 	}
 	k := kc.Key.Clone()
 	k.Completed, k.ResponseStatus, k.ResponseBody = true, status, body
-	if err := q.CompleteIdempotencyKey(ctx, k); err != nil {
+	if kc.Reserve {
+		if err := q.InsertIdempotencyKey(ctx, k); err != nil {
+			if errors.Is(err, ErrConflict) { // stored meanwhile by a request that took no lock
+				return ErrKeyInUse
+			}
+			return err
+		}
+	} else if err := q.CompleteIdempotencyKey(ctx, k); err != nil {
 		// ErrNotFound: the reservation was taken over meanwhile (its request presumed
 		// dead): the change goes ahead, and the caller finds the key not completed.
 		if errors.Is(err, ErrNotFound) {
