@@ -106,9 +106,6 @@ type Queries interface {
 	// FailJob records a failed attempt if worker still holds the lease: available again
 	// at f.RetryAt, or dead. ErrConcurrentUpdate when the lease was lost.
 	FailJob(ctx context.Context, id, worker string, now time.Time, f JobFailure) error
-	// ExtendJobLease moves the lease of a running job held by worker to until (the
-	// worker's heartbeat). ErrConcurrentUpdate when the worker no longer holds it.
-	ExtendJobLease(ctx context.Context, id, worker string, until time.Time) error
 	// ReplayJob makes a dead job available again at now with its attempts reset.
 	// ErrNotFound when no dead job has that ID.
 	ReplayJob(ctx context.Context, id string, now time.Time) error

@@ -178,13 +178,6 @@ func (q *queries) claimPrefix(query string) string {
 	return q.jobSQL(query)
 }
 
-// ExtendJobLease implements onboarding.Queries.
-func (q *queries) ExtendJobLease(ctx context.Context, id, worker string, until time.Time) error {
-	res, err := q.db.ExecContext(ctx, `UPDATE jobs SET locked_until = ? WHERE id = ? AND state = 'running' AND locked_by = ?`,
-		q.ts(until), id, worker)
-	return affectedOne(res, err, func() error { return q.leaseLost(ctx, id, worker) })
-}
-
 // leaseLost explains a job update that matched no row: no such job, or not held by worker.
 func (q *queries) leaseLost(ctx context.Context, id, worker string) error {
 	var state, lockedBy string

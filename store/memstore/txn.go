@@ -570,13 +570,3 @@ func (t *txn) PruneIdempotencyKeys(_ context.Context, before time.Time, n int) (
 // LockPartner implements onboarding.Queries: memstore's transactions already run one at a
 // time, so there is nothing more to lock.
 func (t *txn) LockPartner(context.Context, string, string) error { return nil }
-
-// ExtendJobLease implements onboarding.Queries.
-func (t *txn) ExtendJobLease(_ context.Context, id, worker string, until time.Time) error {
-	j, err := t.held(id, worker)
-	if err != nil {
-		return err
-	}
-	t.replaceJob(j, func(j *onboarding.Job) { j.LockedUntil = until })
-	return nil
-}

@@ -133,7 +133,9 @@ func testFinishDeliveries(t *testing.T, s onboarding.Store) {
 	require.Len(t, claimed, 5)
 	// The fifth job's lease expires and w2 takes it: w1 became a zombie for it.
 	later := now.Add(2 * time.Minute)
-	require.NoError(t, s.ExtendJobLease(ctx, claimed[0].Job.ID, "w1", later.Add(time.Minute)))
+	renewed, err := s.ExtendJobLeases(ctx, []string{claimed[0].Job.ID}, "w1", later.Add(time.Minute))
+	require.NoError(t, err)
+	require.Len(t, renewed, 1)
 	stolen, err := s.ClaimJobBatch(ctx, onboarding.ClaimParams{Worker: "w2", Limit: 1, Now: later, Lease: time.Minute})
 	require.NoError(t, err)
 	require.Len(t, stolen, 1)

@@ -54,7 +54,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Events", testEvents},
 		{"Jobs", testJobs},
 		{"JobLeaseExpiry", testJobLeaseExpiry},
-		{"ExtendJobLease", testExtendJobLease},
+		{"Heartbeat", testHeartbeat},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"JobCounts", testJobCounts},
 		{"IdempotencyKeys", testIdempotencyKeys},

@@ -341,8 +341,3 @@ func (ac *AutoCommit) ListDeliveryAttempts(ctx context.Context, partnerID, deliv
 func (ac *AutoCommit) LockPartner(ctx context.Context, partnerID, scope string) error {
 	return ac.Write(ctx, func(q onboarding.Queries) error { return q.LockPartner(ctx, partnerID, scope) })
 }
-
-// ExtendJobLease implements onboarding.Queries: a write.
-func (ac *AutoCommit) ExtendJobLease(ctx context.Context, id, worker string, until time.Time) error {
-	return ac.Write(ctx, func(q onboarding.Queries) error { return q.ExtendJobLease(ctx, id, worker, until) })
-}
