@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/internal/ratelimit"
 )
 
 // Prefixes are the path prefixes every route is served under: the guide's cURL uses the
@@ -323,21 +323,6 @@ func remoteHost(r *http.Request) string {
 	return host
 }
 
-// addressBlock is the unit of per-address rate limiting: the address itself for IPv4, its
-// /64 for IPv6 (one host usually holds a whole /64, and would otherwise get a bucket per
-// address).
-func addressBlock(host string) string {
-	ip, err := netip.ParseAddr(host)
-	if err != nil || !ip.Is6() || ip.Is4In6() {
-		return host
-	}
-	p, err := ip.Prefix(64)
-	if err != nil {
-		return host
-	}
-	return p.String()
-}
-
 // body says how a route reads its request body.
 type body int
 
@@ -441,7 +426,7 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Authenticate before limiting so that a partner is limited as a partner wherever its
 	// requests come from; the route decides whether it needs the result.
 	rc.auth = a.authenticate(r.Context(), r)
-	key := "ip:" + addressBlock(a.clientIP(r))
+	key := "ip:" + ratelimit.AddressBlock(a.clientIP(r))
 	if rc.auth.err == nil {
 		key = "partner:" + rc.auth.partner
 	}
