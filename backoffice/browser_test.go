@@ -9,9 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -24,24 +22,9 @@ import (
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/backoffice"
 	"github.com/onboardkit/onboarding/httpapi"
+	"github.com/onboardkit/onboarding/internal/browsertest"
 	"github.com/onboardkit/onboarding/webhook"
 )
-
-// chromiumPath returns Debian's chromium, or skips the test without it. Under CI=true a
-// missing browser fails: the browser tests must run there.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed (CI installs it: apt-get install -y --no-install-recommends chromium)")
-	}
-	t.Skip("browser test skipped: chromium is not installed (apt-get install -y --no-install-recommends chromium)")
-	return ""
-}
 
 // browser is one operator's headless chromium, with a profile of its own.
 type browser struct {
@@ -62,27 +45,9 @@ type shot struct {
 	png  []byte
 }
 
-func newBrowser(t *testing.T, path, name string, s *shots) *browser {
+func newBrowser(t *testing.T, name string, s *shots) *browser {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("metrics-recording-only", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.WindowSize(1100, 760),
-	}
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox) // chromium refuses to run its sandbox as root
-	}
+	opts := browsertest.Options(t, chromedp.Flag("metrics-recording-only", true), chromedp.WindowSize(1100, 760))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {
@@ -167,21 +132,13 @@ func (b *browser) login(base, name, password string) {
 	require.Equal(b.t, name, b.text(`[data-operator]`))
 }
 
-// artifactsDir is where screenshots of a failed browser test go.
-func artifactsDir() string {
-	if d := os.Getenv("ONBOARDING_TEST_ARTIFACTS"); d != "" {
-		return d
-	}
-	return filepath.Join("testdata", "artifacts")
-}
-
-// keepShotsOnFailure writes every screenshot under artifactsDir when t fails.
+// keepShotsOnFailure writes every screenshot under browsertest.ArtifactsDir when t fails.
 func keepShotsOnFailure(t *testing.T, s *shots) {
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
 		}
-		dir := filepath.Join(artifactsDir(), regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(t.Name(), "_"))
+		dir := browsertest.ArtifactsDir(t)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Logf("screenshots: %v", err)
 			return
@@ -193,8 +150,7 @@ func keepShotsOnFailure(t *testing.T, s *shots) {
 				t.Logf("screenshot %s: %v", sh.name, err)
 			}
 		}
-		abs, _ := filepath.Abs(dir)
-		t.Logf("screenshots of each step: %s", abs)
+		t.Logf("screenshots of each step: %s", dir)
 	})
 }
 
@@ -315,7 +271,7 @@ func partnerCustomer(t *testing.T, base, secret, id string) map[string]any {
 // TestBrowser drives the back office in Debian's chromium, as three operators, against
 // a Service on SQLite working its jobs, the partner API and a partner's webhook receiver.
 func TestBrowser(t *testing.T) {
-	path := chromiumPath(t)
+	browsertest.Chromium(t) // skips (fails under CI) before any set-up
 	s := &shots{}
 	keepShotsOnFailure(t, s)
 
@@ -355,10 +311,10 @@ func TestBrowser(t *testing.T) {
 	base := e.srv.URL
 	customerPage := func(c *onboarding.Customer) string { return base + "/backoffice/customers/" + c.ID }
 
-	viewer := newBrowser(t, path, "viewer", s)
-	reviewer := newBrowser(t, path, "reviewer", s)
-	admin := newBrowser(t, path, "admin", s)
-	anon := newBrowser(t, path, "anonymous", s)
+	viewer := newBrowser(t, "viewer", s)
+	reviewer := newBrowser(t, "reviewer", s)
+	admin := newBrowser(t, "admin", s)
+	anon := newBrowser(t, "anonymous", s)
 
 	t.Run("log in", func(t *testing.T) {
 		viewer.t, reviewer.t, admin.t = t, t, t

@@ -15,9 +15,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/internal/browsertest"
 	"github.com/onboardkit/onboarding/internal/testfiles"
 	"github.com/onboardkit/onboarding/kycapp"
 	"github.com/onboardkit/onboarding/sandbox"
@@ -35,36 +34,6 @@ import (
 )
 
 var updateScreenshots = flag.Bool("update-screenshots", false, "write the wizard's screenshots to docs/images/kyc-*.png")
-
-// chromium finds Debian's chromium. Without one the browser tests skip, except under
-// CI=true, where they fail: CI must run them.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("ONBOARDING_CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed: CI must run the browser tests (apt-get install chromium)")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium, or set ONBOARDING_CHROMIUM): skipping the browser tests")
-	return ""
-}
-
-// artifactsDir is where a failed browser test leaves its screenshots.
-func artifactsDir(t *testing.T) string {
-	root := os.Getenv("ONBOARDING_TEST_ARTIFACTS")
-	if root == "" {
-		root = filepath.Join("testdata", "artifacts")
-	}
-	dir, err := filepath.Abs(filepath.Join(root, regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(t.Name(), "_")))
-	require.NoError(t, err)
-	return dir
-}
 
 // browser is one fresh headless chromium (its own profile) with a fake camera, one tab,
 // its console watched and its screenshots kept.
@@ -81,26 +50,13 @@ type browser struct {
 
 func newBrowser(t *testing.T, prefix string, js bool) *browser {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium(t)),
-		chromedp.Headless,
-		chromedp.NoSandbox, // the tests run as root
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
+	opts := browsertest.Options(t,
 		chromedp.Flag("use-fake-device-for-media-stream", true),
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-default-apps", true),
 		chromedp.Flag("lang", "pt-BR"),
 		chromedp.Flag("accept-lang", "pt-BR,pt"),
 		chromedp.WindowSize(390, 844),
-	}
+	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)
 	b := &browser{t: t, ctx: ctx, shots: t.TempDir(), prefix: prefix}
@@ -108,7 +64,7 @@ func newBrowser(t *testing.T, prefix string, js bool) *browser {
 		cancelTab()
 		cancelAlloc()
 		if t.Failed() {
-			dir := artifactsDir(t)
+			dir := browsertest.ArtifactsDir(t)
 			if err := os.CopyFS(dir, os.DirFS(b.shots)); err != nil {
 				t.Logf("keeping screenshots: %v", err)
 			}
