@@ -78,7 +78,7 @@ var benchPayload = json.RawMessage(`{"id":"co_01a2191f954070c4b0a9853946389968",
 // sender-only line is the library's webhook.HTTPSender alone (envelope, signature, POST,
 // classification) at the same concurrency, without the database: it tells the cost of
 // the HTTP path from the cost of durable dispatch. Each library line has a /telemetry twin
-// whose Service and database hook (bunotel) report to the real OpenTelemetry SDK with
+// whose Service and database hook (bunstore.Instrument) report to the real OpenTelemetry SDK with
 // exporters that drop everything (internal/otelbench): x-off is its rate as a fraction of
 // the line without (the goal is ≥ 0.9).
 //

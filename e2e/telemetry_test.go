@@ -28,7 +28,7 @@ import (
 
 // TestOneRegistrationOneTrace registers a customer through the HTTP API on SQLite and
 // lets Run analyse it and deliver its credit_offer.available webhook. Everything between
-// is one trace: the HTTP request, the Service call, the store's statements (bunotel), the
+// is one trace: the HTTP request, the Service call, the store's statements (bunstore.Instrument), the
 // credit_analysis job, the delivery job, its attempt and the POST to the receiver. The
 // HTTP server metric comes from otelhttp with the route; no span or metric holds the
 // customer's personal data.

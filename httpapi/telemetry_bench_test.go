@@ -27,7 +27,7 @@ import (
 
 // BenchmarkRegistrationsTelemetry measures what OpenTelemetry costs an HTTP registration:
 // b.N registrations over loopback on an API and Service with the default (no-op)
-// providers, and b.N on a twin whose API, Service and database hook (bunotel) report to
+// providers, and b.N on a twin whose API, Service and database hook (bunstore.Instrument) report to
 // the real SDK with exporters that drop everything (internal/otelbench), each twin on its
 // own store, benchWorkers concurrent clients, in ten alternating rounds. It reports both
 // rates, both p99 latencies and x-off = rate with telemetry / rate without (the goal is

@@ -1,8 +1,18 @@
 package bunstore
 
 import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"time"
+
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/extra/bunotel"
+	"github.com/uptrace/bun/dialect"
+	"github.com/uptrace/bun/schema"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -12,32 +22,167 @@ import (
 type TelemetryOptions struct {
 	// TracerProvider receives a span per statement. Default otel.GetTracerProvider().
 	TracerProvider trace.TracerProvider
-	// MeterProvider receives bun's go.sql.query_timing histogram. Default
-	// otel.GetMeterProvider(). (The connection-pool gauges bunotel adds always go to
-	// the global MeterProvider.)
+	// MeterProvider receives the go.sql.query_timing histogram. Default
+	// otel.GetMeterProvider().
 	MeterProvider metric.MeterProvider
-	// DBName is the db.name attribute of the spans; empty leaves it out.
+	// DBName is the db.name attribute of the spans and the histogram; empty leaves it
+	// out.
 	DBName string
 }
 
-// Instrument adds bun's OpenTelemetry query hook (bunotel) to db: every statement the
-// Store runs becomes a client span under the caller's span (the Service call or the job
-// that ran it), named by its operation (SELECT, INSERT, ...), with db.system and the
-// statement as written, placeholders and all. The values are never recorded: they hold
-// personal data. Call it once, before the database is used.
+// instrumentationName names the tracer and the meter of the statements' telemetry.
+const instrumentationName = "github.com/onboardkit/onboarding/store/bunstore"
+
+// The attribute keys of the statements' spans and metric, as OpenTelemetry's database
+// semantic conventions (v1.20, the ones bun's own bunotel hook reports) name them.
+const (
+	attrDBSystem       = attribute.Key("db.system")
+	attrDBName         = attribute.Key("db.name")
+	attrDBOperation    = attribute.Key("db.operation")
+	attrDBStatement    = attribute.Key("db.statement")
+	attrDBTable        = attribute.Key("db.sql.table")
+	attrDBRowsAffected = attribute.Key("db.rows_affected")
+	attrErrorType      = attribute.Key("error.type")
+)
+
+// Instrument adds an OpenTelemetry query hook to db: every statement the Store runs
+// becomes a client span under the caller's span (the Service call or the job that ran
+// it), named by its operation (SELECT, INSERT, ..., BEGIN, COMMIT), with db.system,
+// db.operation, db.sql.table, db.rows_affected and the statement as written,
+// placeholders and all; and its duration goes to the go.sql.query_timing histogram (in
+// milliseconds, by db.operation and db.sql.table), the names bun's bunotel hook uses.
+// Values are never recorded, and neither is a driver's error text (PostgreSQL quotes the
+// offending values in it): a failed statement's span gets the Error status and
+// error.type, the SQLSTATE when the driver gives one. Call it once, before the database
+// is used.
+//
+// The hook is this package's own rather than bunotel because it runs inside the Store's
+// transactions, where every microsecond lengthens the time a row (or, on SQLite, the
+// database) stays locked: it does not walk the stack for the caller's file and line, and
+// its metric attributes are built once per operation and table.
 func Instrument(db *bun.DB, opts *TelemetryOptions) {
 	if opts == nil {
 		opts = &TelemetryOptions{}
 	}
-	hookOpts := []bunotel.Option{bunotel.WithFormattedQueries(false)}
-	if opts.TracerProvider != nil {
-		hookOpts = append(hookOpts, bunotel.WithTracerProvider(opts.TracerProvider))
+	tp, mp := opts.TracerProvider, opts.MeterProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
 	}
-	if opts.MeterProvider != nil {
-		hookOpts = append(hookOpts, bunotel.WithMeterProvider(opts.MeterProvider))
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	h := &queryHook{tracer: tp.Tracer(instrumentationName)}
+	switch db.Dialect().Name() {
+	case dialect.PG:
+		h.base = append(h.base, attrDBSystem.String("postgresql"))
+	case dialect.SQLite:
+		h.base = append(h.base, attrDBSystem.String("sqlite"))
 	}
 	if opts.DBName != "" {
-		hookOpts = append(hookOpts, bunotel.WithDBName(opts.DBName))
+		h.base = append(h.base, attrDBName.String(opts.DBName))
 	}
-	db.AddQueryHook(bunotel.NewQueryHook(hookOpts...))
+	h.start = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(h.base...)}
+	// The histogram is optional: an error here (a provider refusing the instrument)
+	// leaves the spans working.
+	h.timing, _ = mp.Meter(instrumentationName).Int64Histogram("go.sql.query_timing",
+		metric.WithDescription("Timing of processed queries"), metric.WithUnit("ms"))
+	db.AddQueryHook(h)
+}
+
+// queryHook is Instrument's bun.QueryHook.
+type queryHook struct {
+	tracer trace.Tracer
+	timing metric.Int64Histogram
+	base   []attribute.KeyValue // db.system and db.name
+	start  []trace.SpanStartOption
+	sets   sync.Map // opTable → metric.MeasurementOption
+}
+
+type opTable struct{ op, table string }
+
+var _ bun.QueryHook = (*queryHook)(nil)
+
+func (h *queryHook) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
+	ctx, _ = h.tracer.Start(ctx, "", h.start...)
+	return ctx
+}
+
+func (h *queryHook) AfterQuery(ctx context.Context, e *bun.QueryEvent) {
+	op := e.Operation()
+	table := ""
+	if e.IQuery != nil {
+		table = e.IQuery.GetTableName()
+	}
+	if h.timing != nil {
+		h.timing.Record(ctx, time.Since(e.StartTime).Milliseconds(), h.measurement(op, table))
+	}
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	defer span.End()
+	span.SetName(op)
+	attrs := make([]attribute.KeyValue, 0, 4)
+	attrs = append(attrs, attrDBOperation.String(op), attrDBStatement.String(statement(e)))
+	if table != "" {
+		attrs = append(attrs, attrDBTable.String(table))
+	}
+	if e.Result != nil {
+		if n, err := e.Result.RowsAffected(); err == nil {
+			attrs = append(attrs, attrDBRowsAffected.Int64(n))
+		}
+	}
+	span.SetAttributes(attrs...)
+	if e.Err != nil && !errors.Is(e.Err, sql.ErrNoRows) && !errors.Is(e.Err, sql.ErrTxDone) {
+		typ := "error"
+		if code := sqlState(e.Err); code != "" {
+			typ = code
+		}
+		span.SetAttributes(attrErrorType.String(typ))
+		span.SetStatus(codes.Error, "statement failed: "+typ)
+	}
+}
+
+// measurement is the histogram's attribute set of an operation on a table, built once.
+func (h *queryHook) measurement(op, table string) metric.MeasurementOption {
+	key := opTable{op, table}
+	if m, ok := h.sets.Load(key); ok {
+		return m.(metric.MeasurementOption)
+	}
+	attrs := append(append(make([]attribute.KeyValue, 0, len(h.base)+2), h.base...), attrDBOperation.String(op))
+	if table != "" {
+		attrs = append(attrs, attrDBTable.String(table))
+	}
+	m, _ := h.sets.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(attrs...)))
+	return m.(metric.MeasurementOption)
+}
+
+// maxStatement bounds the db.statement attribute.
+const maxStatement = 8000
+
+// statement is the event's statement without its values: the query builder's rendering
+// with placeholders, or the raw query as the Store wrote it (with its ? placeholders).
+func statement(e *bun.QueryEvent) string {
+	q := e.QueryTemplate
+	if e.IQuery != nil {
+		// A builder's template is its formatted query, values and all: render it again
+		// with placeholders, or record nothing.
+		q = ""
+		if b, err := e.IQuery.AppendQuery(schema.NewNopQueryGen(), nil); err == nil {
+			q = string(b)
+		}
+	}
+	if len(q) > maxStatement {
+		q = q[:maxStatement]
+	}
+	return q
+}
+
+// sqlState is the SQLSTATE of a PostgreSQL error ("23505"), "" for other errors.
+func sqlState(err error) string {
+	var pg interface{ Field(byte) string }
+	if errors.As(err, &pg) {
+		return pg.Field('C')
+	}
+	return ""
 }
