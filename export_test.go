@@ -27,3 +27,17 @@ func ProbeImage(f Format, b []byte, chunk int) (width, height int, done bool, er
 
 // SetRetryDelay replaces the backoff of failed jobs (1 s, doubling) for a test.
 func SetRetryDelay(s *Service, f func(attempt int) time.Duration) { s.retryDelay = f }
+
+// ClaimAhead replays finished-job counts, one per aheadWindow, through the meter of Run
+// with the given workers and returns the jobs it claims ahead after each.
+func ClaimAhead(workers int, finishedPerWindow []int64) []int {
+	m := (&Service{workers: workers}).newAheadMeter()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	var total int64
+	out := []int{m.update(now, 0)}
+	for _, n := range finishedPerWindow {
+		now, total = now.Add(aheadWindow), total+n
+		out = append(out, m.update(now, total))
+	}
+	return out
+}

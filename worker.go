@@ -45,12 +45,14 @@ func (s *Service) Run(ctx context.Context) error {
 	defer keeper.close()
 	writer := s.newOutcomeWriter()
 	defer writer.close() // after the workers below: they submit to it
-	// Workers goroutines work the claimed jobs in claim order. Run holds up to
-	// s.workers+s.ahead() of them: those beyond the workers wait in the queue, leased, so
-	// that a worker finishing a job takes the next at once instead of waiting for a claim.
-	capacity := s.workers + s.ahead()
-	queue := make(chan claimedJob, capacity)
+	// Workers goroutines work the claimed jobs in claim order. Run holds more than that:
+	// the jobs beyond the workers wait in the queue, leased, so that a worker finishing a
+	// job takes the next at once instead of waiting for a claim. How many is ahead's
+	// business: as many as the workers finish in aheadTarget.
+	ahead := s.newAheadMeter()
+	queue := make(chan claimedJob, s.workers+ahead.ceil)
 	var inflight atomic.Int32 // claimed and not finished: queued or running
+	var finished atomic.Int64
 	freed := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	for range s.workers {
@@ -58,6 +60,7 @@ func (s *Service) Run(ctx context.Context) error {
 			for c := range queue {
 				s.runClaimed(c, keeper, writer)
 				inflight.Add(-1)
+				finished.Add(1)
 				select {
 				case freed <- struct{}{}:
 				default:
@@ -75,15 +78,16 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		remote = ch
 	}
-	// A busy runner claims when half its room has freed up, or, when a worker is idle,
-	// claimCooldown after its last claim: it claims in batches rather than one job per
-	// finished job.
-	threshold := max(capacity/2, 1)
 	var lastClaim time.Time
 	idleClaims := 0 // claims in a row that found nothing although a job was due
 	for {
 		s.schedulePeriodic(ctx)
 		wait := s.poll
+		// A busy runner claims when half its room has freed up, or, when a worker is
+		// idle, claimCooldown after its last claim: it claims in batches rather than one
+		// job per finished job.
+		capacity := s.workers + ahead.update(time.Now(), finished.Load())
+		threshold := max(capacity/2, 1)
 		busy := int(inflight.Load())
 		room := capacity - busy
 		if room > 0 {
@@ -134,19 +138,51 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// ahead is how many jobs Run claims beyond its workers: none with one worker (a job
-// claimed ahead would wait behind the running one however long it takes), else
-// max(Workers, minAhead).
-func (s *Service) ahead() int {
-	if s.workers < 2 {
-		return 0
-	}
-	return max(s.workers, minAhead)
+// aheadMeter sizes how many jobs Run claims beyond its workers: as many as they finished
+// in aheadTarget of the last aheadWindow, at least floor and at most ceil. With one
+// worker it is none (a job claimed ahead would wait behind the running one however long
+// it takes); with more, the floor is max(Workers, minAhead), and short jobs (webhook
+// deliveries) raise it towards maxAhead, so that a claim, whose latency grows little with
+// its rows, is not what the workers wait for. Slow jobs keep it at the floor: jobs
+// claimed ahead are leased to this replica, and another replica cannot take them.
+type aheadMeter struct {
+	floor, ceil int
+	start       time.Time // of the current window
+	base        int64     // jobs finished before start
+	ahead       int
 }
 
-// minAhead is the fewest jobs Run claims ahead with two workers or more: claims of at
-// least that many rows amortize a claim's round trip even with few workers.
-const minAhead = 64
+const (
+	minAhead    = 64
+	maxAhead    = 256
+	aheadTarget = 50 * time.Millisecond
+	aheadWindow = 100 * time.Millisecond
+)
+
+func (s *Service) newAheadMeter() *aheadMeter {
+	if s.workers < 2 {
+		return &aheadMeter{}
+	}
+	floor := max(s.workers, minAhead)
+	return &aheadMeter{floor: floor, ceil: max(floor, maxAhead), ahead: floor}
+}
+
+// update returns the jobs to claim ahead, given how many the workers have finished so
+// far; a window ends, and the size follows its rate, every aheadWindow.
+func (m *aheadMeter) update(now time.Time, finished int64) int {
+	if m.ceil == 0 {
+		return 0
+	}
+	if m.start.IsZero() {
+		m.start, m.base = now, finished
+	}
+	if d := now.Sub(m.start); d >= aheadWindow {
+		want := int(float64(finished-m.base) * float64(aheadTarget) / float64(d))
+		m.ahead = min(max(want, m.floor), m.ceil)
+		m.start, m.base = now, finished
+	}
+	return m.ahead
+}
 
 // claimCooldown is how long a runner with an idle worker waits after a claim before
 // claiming for less than half its room.

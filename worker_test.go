@@ -133,3 +133,13 @@ func TestHeartbeatKeepsALongJob(t *testing.T) {
 	assert.Equal(t, onboarding.JobCompleted, jobs[0].State)
 	assert.Equal(t, 1, jobs[0].Attempt)
 }
+
+// TestClaimAhead: Run claims beyond its workers as many jobs as they finish in 50 ms,
+// within [max(Workers, 64), 256]: short jobs (deliveries at thousands a second) raise it,
+// slow ones (credit analyses) leave it at the floor, and one worker claims nothing ahead.
+func TestClaimAhead(t *testing.T) {
+	// 100 ms windows: 10 jobs (100/s), 400 (4,000/s), 1,000 (10,000/s), then 30 (300/s).
+	assert.Equal(t, []int{64, 64, 200, 256, 64}, onboarding.ClaimAhead(16, []int64{10, 400, 1000, 30}))
+	assert.Equal(t, []int{100, 100, 200}, onboarding.ClaimAhead(100, []int64{0, 400}))
+	assert.Equal(t, []int{0, 0}, onboarding.ClaimAhead(1, []int64{400}))
+}
