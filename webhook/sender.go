@@ -176,9 +176,10 @@ func NewHTTPSender(opts *HTTPOptions) *HTTPSender {
 	if o.WrapTransport != nil {
 		rt = o.WrapTransport(rt)
 	}
+	// Timeout is applied per Send as a context deadline rather than as Client.Timeout,
+	// which costs every request a goroutine and a timer of its own.
 	s.client = &http.Client{
 		Transport: rt,
-		Timeout:   o.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
@@ -225,6 +226,8 @@ func (s *HTTPSender) Send(ctx context.Context, d Delivery) Result {
 	if err := ValidateURL(d.URL, &URLOptions{AllowInsecure: s.opts.AllowInsecure, AllowPrivate: s.opts.AllowPrivate}); err != nil {
 		return Result{Permanent: true, Err: err}
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout) // covers reading the response too
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Payload))
 	if err != nil {
 		return Result{Permanent: true, Err: fmt.Errorf("%w: %v", ErrInvalidURL, err)}
