@@ -242,6 +242,9 @@ func (s *HTTPSender) Send(ctx context.Context, d Delivery) Result {
 	start := time.Now()
 	resp, err := s.client.Do(req)
 	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded && errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("timeout after %s: %w", s.opts.Timeout, err)
+		}
 		return Result{Latency: time.Since(start), Err: fmt.Errorf("webhook: post: %w", err)}
 	}
 	snippet := readCapped(resp.Body, s.opts.MaxResponseBytes)

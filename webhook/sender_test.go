@@ -253,6 +253,7 @@ func TestSendTimeout(t *testing.T) {
 	var ne net.Error
 	require.ErrorAs(t, res.Err, &ne)
 	assert.True(t, ne.Timeout())
+	assert.Contains(t, res.Err.Error(), "timeout after 50ms", "the log says what happened")
 	assert.Zero(t, res.StatusCode)
 	assert.True(t, res.Retryable())
 	assert.GreaterOrEqual(t, res.Latency, 50*time.Millisecond)
