@@ -60,15 +60,26 @@ func (kc *KeyCompletion) Completed() *IdempotencyKey {
 // reserveKey takes the key carried by ctx when the unit of work is to reserve it
 // (KeyCompletion.Reserve), for a change of partnerID, before anything else: a lock on the
 // key (LockPartner: a concurrent request with the same key waits for this transaction),
-// then a read that fails with ErrKeyInUse when another request stored the key. The key
-// itself is written once, completed, by completeKey.
+// then checkKey. The key itself is written once, completed, by completeKey.
 func reserveKey(ctx context.Context, q Queries, partnerID string) error {
-	kc, _ := ctx.Value(keyCompletionKey{}).(*KeyCompletion)
-	if kc == nil || !kc.Reserve || kc.Key.PartnerID != partnerID {
+	kc := keyToReserve(ctx, partnerID)
+	if kc == nil {
 		return nil
 	}
 	if err := q.LockPartner(ctx, partnerID, "idempotency:"+kc.Key.Key); err != nil {
 		return err
+	}
+	return checkKey(ctx, q, partnerID)
+}
+
+// checkKey fails with ErrKeyInUse when the key ctx carries for reservation, if any, is
+// stored and not expired: its request (running, or done and to be replayed) owns it. A
+// call that may answer without a unit of work (CreateCustomer with a registry finds an
+// existing customer first) checks it before anything else too.
+func checkKey(ctx context.Context, q Queries, partnerID string) error {
+	kc := keyToReserve(ctx, partnerID)
+	if kc == nil {
+		return nil
 	}
 	k, err := q.GetIdempotencyKey(ctx, partnerID, kc.Key.Key)
 	switch {
@@ -80,6 +91,16 @@ func reserveKey(ctx context.Context, q Queries, partnerID string) error {
 		return ErrKeyInUse
 	}
 	return nil // expired: the insert replaces it
+}
+
+// keyToReserve is the KeyCompletion ctx carries for a unit of work of partnerID to
+// reserve, or nil.
+func keyToReserve(ctx context.Context, partnerID string) *KeyCompletion {
+	kc, _ := ctx.Value(keyCompletionKey{}).(*KeyCompletion)
+	if kc == nil || !kc.Reserve || kc.Key.PartnerID != partnerID {
+		return nil
+	}
+	return kc
 }
 
 // completeKey completes the key carried by ctx, if any, in q with the response for

@@ -32,7 +32,12 @@ func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p Create
 	if s.registry != nil {
 		// Look before calling out, so that a replayed registration does not call the
 		// registry again. Without a registry the insert alone decides (one round trip
-		// fewer), and a replay is answered after its insert conflicts.
+		// fewer), and a replay is answered after its insert conflicts. The request's
+		// idempotency key, if any, is looked at first: a replay of a keyed request is
+		// its key's business (ErrKeyInUse), not an answer made here.
+		if err := checkKey(ctx, s.store, partnerID); err != nil {
+			return nil, false, err
+		}
 		if existing, err := s.store.FindCustomer(ctx, partnerID, n.externalID, key); err == nil {
 			return resolveExisting(existing, n, key)
 		} else if !errors.Is(err, ErrNotFound) {

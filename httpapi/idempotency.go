@@ -174,13 +174,11 @@ func (a *api) idempotent(w http.ResponseWriter, r *http.Request, rc *reqCtx, raw
 	}
 
 	// A request whose Service call reserves and completes the key in its own unit of work
-	// needs no reservation here: unless the key is already known, run it so.
-	if kind != multipartBody && keyInUnitOfWork(r, rc) {
-		if _, err := store.GetIdempotencyKey(ctx, rc.partner, key); errors.Is(err, onboarding.ErrNotFound) &&
-			a.runKeyed(w, r, rc, key, kind, stored, time.Time{}, h) {
-			return
-		}
-		// Known, or taken meanwhile by a concurrent request: answer as below.
+	// needs no reservation here: run it so. The unit of work reads the key first and, when
+	// it is known (a replay, or a concurrent request holding it), changes nothing and says
+	// so (ErrKeyInUse); it is then answered as below.
+	if kind != multipartBody && keyInUnitOfWork(r, rc) && a.runKeyed(w, r, rc, key, kind, stored, time.Time{}, h) {
+		return
 	}
 
 	// owned is the creation time of the record this request holds: completing or forgetting
@@ -335,7 +333,9 @@ func (a *api) runKeyed(w http.ResponseWriter, r *http.Request, rc *reqCtx, key s
 		}
 	}()
 	if err := h(cw, r, rc); err != nil {
-		if kc != nil && kc.Reserve && errors.Is(err, onboarding.ErrKeyInUse) && cw.status == 0 {
+		// The unit of work found the key stored, or the call failed before any unit of
+		// work (invalid input) while the key is stored: the key's owner answers.
+		if kc != nil && kc.Reserve && cw.status == 0 && (errors.Is(err, onboarding.ErrKeyInUse) || a.keyStored(ctx, rc.partner, key)) {
 			taken = true
 			return false
 		}
@@ -343,6 +343,12 @@ func (a *api) runKeyed(w http.ResponseWriter, r *http.Request, rc *reqCtx, key s
 	}
 	done = true
 	return true
+}
+
+// keyStored tells whether the partner's key is stored and not expired.
+func (a *api) keyStored(ctx context.Context, partner, key string) bool {
+	k, err := a.store.GetIdempotencyKey(ctx, partner, key)
+	return err == nil && k.ExpiresAt.After(a.now())
 }
 
 // createdResponse renders, inside the Service's transaction, what a handler answers for a

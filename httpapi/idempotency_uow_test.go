@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/onboardkit/onboarding"
+	"github.com/onboardkit/onboarding/sandbox"
 	"github.com/onboardkit/onboarding/store/memstore"
 )
 
@@ -112,4 +113,21 @@ func TestIdempotencyConcurrentInUnitOfWork(t *testing.T) {
 			require.Len(t, list, 1)
 		})
 	}
+}
+
+// TestIdempotencyReplayWithRegistry: with a company registry, CreateCustomer looks for an
+// existing customer before calling out and could answer a repeat itself; a keyed repeat
+// is still the replay of the first response (201, Idempotent-Replayed), not a 200.
+func TestIdempotencyReplayWithRegistry(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil, &onboarding.Options{Registry: sandbox.Registry{}}, nil)
+	body := newCustomer()
+	r1 := e.do("POST", "/customers", acmeClient, body, "Idempotency-Key", "reg-1")
+	require.Equal(t, 201, r1.status, "%s", r1.body)
+	r2 := e.do("POST", "/customers", acmeClient, body, "Idempotency-Key", "reg-1")
+	require.Equal(t, 201, r2.status, "%s", r2.body)
+	assert.Equal(t, "true", r2.header.Get("Idempotent-Replayed"))
+	assert.Equal(t, r1.body, r2.body)
+	r3 := e.do("POST", "/customers", acmeClient, body)
+	assert.Equal(t, 200, r3.status, "without a key the repeat is answered as the existing customer")
 }
