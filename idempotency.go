@@ -13,11 +13,11 @@ import (
 // KeyCompletion in the context of the Service call (WithKeyCompletion), and afterwards
 // completes the key itself only if Completed says no unit of work did.
 //
-// With Reserve, the caller has not reserved the key: the unit of work first locks the key
-// (a concurrent request with the same key waits for it) and fails with ErrKeyInUse,
-// changing nothing, when another request has stored the key; it then stores the key once,
-// completed. A call that
-// completes keys in its unit of work then costs no write of its own for the key.
+// With Reserve, the caller has not reserved the key: the unit of work first inserts it (a
+// concurrent request with the same key waits for that transaction) and fails with
+// ErrKeyInUse, changing nothing, when another request has stored the key; it completes
+// the key before it commits. A call that completes keys in its unit of work then costs
+// the caller no statement of its own for the key.
 //
 // Today CreateCustomer completes a key when it creates the customer; other calls leave it
 // to the caller.
@@ -29,8 +29,8 @@ type KeyCompletion struct {
 	// Reserve: the key is not reserved yet (see above).
 	Reserve bool
 	// Response renders the response to keep for the result of the call (the *Customer of
-	// CreateCustomer), inside the transaction: it must not block. ok false leaves the key
-	// to the caller.
+	// CreateCustomer, as it will be stored), before the call's unit of work. ok false
+	// leaves the key to the caller.
 	Response func(result any) (status int, body []byte, ok bool)
 
 	mu     sync.Mutex
@@ -57,19 +57,32 @@ func (kc *KeyCompletion) Completed() *IdempotencyKey {
 	return kc.stored.Clone()
 }
 
-// reserveKey takes the key carried by ctx when the unit of work is to reserve it
-// (KeyCompletion.Reserve), for a change of partnerID, before anything else: a lock on the
-// key (LockPartner: a concurrent request with the same key waits for this transaction),
-// then checkKey. The key itself is written once, completed, by completeKey.
-func reserveKey(ctx context.Context, q Queries, partnerID string) error {
+// reserveKey reserves the key carried by ctx when the unit of work is to reserve it
+// (KeyCompletion.Reserve), for a change of partnerID, before anything else: it inserts
+// the key's record, not completed, and fails with ErrKeyInUse, changing nothing, when
+// another request has stored it (an expired record is replaced). The insert is also the
+// lock: a concurrent request inserting the same key waits on the unique index until this
+// transaction ends, then finds the key stored. completeKey fills in the response.
+//
+// Without a response to complete it with (r nil: the call's Response declined), the key
+// is only checked (checkKey) and left to the caller.
+func reserveKey(ctx context.Context, q Queries, partnerID string, r *keyResponse) error {
 	kc := keyToReserve(ctx, partnerID)
 	if kc == nil {
 		return nil
 	}
-	if err := q.LockPartner(ctx, partnerID, "idempotency:"+kc.Key.Key); err != nil {
+	if r == nil {
+		return checkKey(ctx, q, partnerID)
+	}
+	k := kc.Key.Clone()
+	k.Completed, k.ResponseStatus, k.ResponseBody = false, 0, nil
+	if err := q.InsertIdempotencyKey(ctx, k); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return ErrKeyInUse
+		}
 		return err
 	}
-	return checkKey(ctx, q, partnerID)
+	return nil
 }
 
 // checkKey fails with ErrKeyInUse when the key ctx carries for reservation, if any, is
@@ -103,10 +116,18 @@ func keyToReserve(ctx context.Context, partnerID string) *KeyCompletion {
 	return kc
 }
 
-// completeKey completes the key carried by ctx, if any, in q with the response for
-// result, for a change of partnerID. It is called by a unit of work right before it
-// commits.
-func completeKey(ctx context.Context, q Queries, partnerID string, result any) error {
+// keyResponse is the response to keep with the key carried by a call's context, rendered
+// before the call's unit of work (KeyCompletion.Response may take a while; on SQLite the
+// transaction holds the only writer).
+type keyResponse struct {
+	kc     *KeyCompletion
+	status int
+	body   []byte
+}
+
+// renderKey renders the response for result of the key ctx carries, if any, for a change
+// of partnerID; nil when there is no key or its Response declines.
+func renderKey(ctx context.Context, partnerID string, result any) *keyResponse {
 	kc, _ := ctx.Value(keyCompletionKey{}).(*KeyCompletion)
 	if kc == nil || kc.Response == nil || kc.Key.PartnerID != partnerID {
 		return nil
@@ -115,19 +136,23 @@ func completeKey(ctx context.Context, q Queries, partnerID string, result any) e
 	if !ok {
 		return nil
 	}
+	return &keyResponse{kc: kc, status: status, body: body}
+}
+
+// completeKey completes the key of r (renderKey), if any, in q. It is called by a unit of
+// work right before it commits.
+func completeKey(ctx context.Context, q Queries, r *keyResponse) error {
+	if r == nil {
+		return nil
+	}
+	kc := r.kc
 	k := kc.Key.Clone()
-	k.Completed, k.ResponseStatus, k.ResponseBody = true, status, body
-	if kc.Reserve {
-		if err := q.InsertIdempotencyKey(ctx, k); err != nil {
-			if errors.Is(err, ErrConflict) { // stored meanwhile by a request that took no lock
-				return ErrKeyInUse
-			}
-			return err
-		}
-	} else if err := q.CompleteIdempotencyKey(ctx, k); err != nil {
-		// ErrNotFound: the reservation was taken over meanwhile (its request presumed
-		// dead): the change goes ahead, and the caller finds the key not completed.
-		if errors.Is(err, ErrNotFound) {
+	k.Completed, k.ResponseStatus, k.ResponseBody = true, r.status, r.body
+	if err := q.CompleteIdempotencyKey(ctx, k); err != nil {
+		// ErrNotFound: the reservation (made by the caller, not by this unit of work) was
+		// taken over meanwhile (its request presumed dead): the change goes ahead, and
+		// the caller finds the key not completed.
+		if errors.Is(err, ErrNotFound) && !kc.Reserve {
 			return nil
 		}
 		return err

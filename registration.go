@@ -68,8 +68,9 @@ func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p Create
 		Name: n.name, Email: n.email, Phone: n.phone, TradingName: n.tradingName, LegalNature: n.legalNature,
 		Status: StatusPendingKYC, KYC: reqs, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
+	response := renderKey(ctx, partnerID, c)
 	err = s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
-		if err := reserveKey(ctx, q, partnerID); err != nil { // the request's idempotency key, if any
+		if err := reserveKey(ctx, q, partnerID, response); err != nil { // the request's idempotency key, if any
 			return err
 		}
 		if err := q.InsertCustomer(ctx, c); err != nil {
@@ -85,7 +86,7 @@ func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p Create
 		if err := enqueueAnalysis(ctx, q, c, now); err != nil {
 			return err
 		}
-		return completeKey(ctx, q, partnerID, c)
+		return completeKey(ctx, q, response)
 	})
 	if errors.Is(err, ErrConflict) {
 		// Lost the race to a concurrent registration: the unique index settled it.

@@ -351,7 +351,7 @@ func (a *api) keyStored(ctx context.Context, partner, key string) bool {
 	return err == nil && k.ExpiresAt.After(a.now())
 }
 
-// createdResponse renders, inside the Service's transaction, what a handler answers for a
+// createdResponse renders, before the Service's unit of work, what a handler answers for a
 // resource its POST created: 201, the resource's Location under the request's path, the
 // resource as JSON. The handler's actual response is compared with it once written; when
 // they differ, the key is completed again with the actual one.
