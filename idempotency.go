@@ -13,11 +13,10 @@ import (
 // KeyCompletion in the context of the Service call (WithKeyCompletion), and afterwards
 // completes the key itself only if Completed says no unit of work did.
 //
-// With Reserve, the caller has not reserved the key: the unit of work first inserts it (a
-// concurrent request with the same key waits for that transaction) and fails with
-// ErrKeyInUse, changing nothing, when another request has stored the key; it completes
-// the key before it commits. A call that completes keys in its unit of work then costs
-// the caller no statement of its own for the key.
+// With Reserve, the caller has not reserved the key: the unit of work inserts it,
+// completed, right before it commits, and fails with ErrKeyInUse, changing nothing, when
+// another request holds the key (a concurrent one waits on the key's unique index). A
+// call that completes keys in its unit of work then costs one statement for the key.
 //
 // Today CreateCustomer completes a key when it creates the customer; other calls leave it
 // to the caller.
@@ -57,32 +56,19 @@ func (kc *KeyCompletion) Completed() *IdempotencyKey {
 	return kc.stored.Clone()
 }
 
-// reserveKey reserves the key carried by ctx when the unit of work is to reserve it
-// (KeyCompletion.Reserve), for a change of partnerID, before anything else: it inserts
-// the key's record, not completed, and fails with ErrKeyInUse, changing nothing, when
-// another request has stored it (an expired record is replaced). The insert is also the
-// lock: a concurrent request inserting the same key waits on the unique index until this
-// transaction ends, then finds the key stored. completeKey fills in the response.
-//
-// Without a response to complete it with (r nil: the call's Response declined), the key
-// is only checked (checkKey) and left to the caller.
+// reserveKey prepares the unit of work of a change of partnerID for the key ctx carries
+// to reserve (KeyCompletion.Reserve), if any. With a response to complete it with (r),
+// there is nothing to do first: completeKey inserts the key, completed, right before the
+// commit, and that insert decides: a concurrent request holding the key makes it wait
+// on the unique index and then fail with ErrKeyInUse, rolling this unit of work back. (A
+// repeat of the same registration conflicts earlier, on the customer; CreateCustomer then
+// checks the key.) Without a response (r nil: the call's Response declined), the key is
+// only checked (checkKey) and left to the caller.
 func reserveKey(ctx context.Context, q Queries, partnerID string, r *keyResponse) error {
-	kc := keyToReserve(ctx, partnerID)
-	if kc == nil {
+	if keyToReserve(ctx, partnerID) == nil || r != nil {
 		return nil
 	}
-	if r == nil {
-		return checkKey(ctx, q, partnerID)
-	}
-	k := kc.Key.Clone()
-	k.Completed, k.ResponseStatus, k.ResponseBody = false, 0, nil
-	if err := q.InsertIdempotencyKey(ctx, k); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return ErrKeyInUse
-		}
-		return err
-	}
-	return nil
+	return checkKey(ctx, q, partnerID)
 }
 
 // checkKey fails with ErrKeyInUse when the key ctx carries for reservation, if any, is
@@ -148,11 +134,18 @@ func completeKey(ctx context.Context, q Queries, r *keyResponse) error {
 	kc := r.kc
 	k := kc.Key.Clone()
 	k.Completed, k.ResponseStatus, k.ResponseBody = true, r.status, r.body
-	if err := q.CompleteIdempotencyKey(ctx, k); err != nil {
-		// ErrNotFound: the reservation (made by the caller, not by this unit of work) was
-		// taken over meanwhile (its request presumed dead): the change goes ahead, and
-		// the caller finds the key not completed.
-		if errors.Is(err, ErrNotFound) && !kc.Reserve {
+	if kc.Reserve {
+		if err := q.InsertIdempotencyKey(ctx, k); err != nil {
+			if errors.Is(err, ErrConflict) { // another request holds the key
+				return ErrKeyInUse
+			}
+			return err
+		}
+	} else if err := q.CompleteIdempotencyKey(ctx, k); err != nil {
+		// ErrNotFound: the caller's reservation was taken over meanwhile (its request
+		// presumed dead): the change goes ahead, and the caller finds the key not
+		// completed.
+		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
 		return err

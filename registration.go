@@ -89,7 +89,11 @@ func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p Create
 		return completeKey(ctx, q, response)
 	})
 	if errors.Is(err, ErrConflict) {
-		// Lost the race to a concurrent registration: the unique index settled it.
+		// Lost the race to a concurrent registration, or a repeat: the unique index
+		// settled it. A keyed repeat is its key's business (ErrKeyInUse: replayed).
+		if kerr := checkKey(ctx, s.store, partnerID); kerr != nil {
+			return nil, false, kerr
+		}
 		existing, ferr := s.store.FindCustomer(ctx, partnerID, n.externalID, key)
 		if ferr == nil {
 			return resolveExisting(existing, n, key)
