@@ -102,37 +102,40 @@ type opTable struct{ op, table string }
 
 var _ bun.QueryHook = (*queryHook)(nil)
 
-func (h *queryHook) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
-	ctx, _ = h.tracer.Start(ctx, "", h.start...)
+func (h *queryHook) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.Context {
+	op := e.Operation()
+	ctx, span := h.tracer.Start(ctx, op, h.start...)
+	if span.IsRecording() {
+		attrs := make([]attribute.KeyValue, 0, 3)
+		attrs = append(attrs, attrDBOperation.String(op), attrDBStatement.String(statement(e)))
+		if e.IQuery != nil {
+			if table := e.IQuery.GetTableName(); table != "" {
+				attrs = append(attrs, attrDBTable.String(table))
+			}
+		}
+		span.SetAttributes(attrs...)
+	}
 	return ctx
 }
 
 func (h *queryHook) AfterQuery(ctx context.Context, e *bun.QueryEvent) {
-	op := e.Operation()
-	table := ""
-	if e.IQuery != nil {
-		table = e.IQuery.GetTableName()
-	}
 	if h.timing != nil {
-		h.timing.Record(ctx, time.Since(e.StartTime).Milliseconds(), h.measurement(op, table))
+		table := ""
+		if e.IQuery != nil {
+			table = e.IQuery.GetTableName()
+		}
+		h.timing.Record(ctx, time.Since(e.StartTime).Milliseconds(), h.measurement(e.Operation(), table))
 	}
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {
 		return
 	}
 	defer span.End()
-	span.SetName(op)
-	attrs := make([]attribute.KeyValue, 0, 4)
-	attrs = append(attrs, attrDBOperation.String(op), attrDBStatement.String(statement(e)))
-	if table != "" {
-		attrs = append(attrs, attrDBTable.String(table))
-	}
 	if e.Result != nil {
 		if n, err := e.Result.RowsAffected(); err == nil {
-			attrs = append(attrs, attrDBRowsAffected.Int64(n))
+			span.SetAttributes(attrDBRowsAffected.Int64(n))
 		}
 	}
-	span.SetAttributes(attrs...)
 	if e.Err != nil && !errors.Is(e.Err, sql.ErrNoRows) && !errors.Is(e.Err, sql.ErrTxDone) {
 		typ := "error"
 		if code := sqlState(e.Err); code != "" {
