@@ -295,7 +295,8 @@ last_error = CASE WHEN v.job_state = 'completed' THEN jobs.last_error ELSE v.las
 run_at = CASE WHEN v.job_state = 'available' THEN v.next_attempt_at ELSE jobs.run_at END,
 finished_at = CASE WHEN v.job_state = 'available' THEN jobs.finished_at ELSE ? END
 `
-	finishJobsPG = `j AS (` + finishJobsSet + `FROM v WHERE jobs.id IN (%s) AND jobs.id = v.job_id AND jobs.state = 'running' AND jobs.locked_by = ?
+	finishJobsPG = `held AS MATERIALIZED (SELECT id, state, locked_by FROM jobs WHERE id IN (%s) FOR UPDATE),
+j AS (` + finishJobsSet + `FROM v, held WHERE held.id = v.job_id AND held.state = 'running' AND held.locked_by = ? AND jobs.id = held.id
 RETURNING jobs.id)`
 	finishJobsSQLite = finishJobsSet + `FROM v WHERE jobs.id IN (%s) AND jobs.id = v.job_id AND jobs.state = 'running' AND jobs.locked_by = ?
 RETURNING jobs.id`
@@ -374,16 +375,14 @@ func (q *queries) FinishDeliveries(ctx context.Context, worker string, now time.
 	return written, nil
 }
 
-// finishPG is FinishDeliveries in one PostgreSQL statement: the SET values bind first,
-// then the IN list and the worker. The update's own row locks, with PostgreSQL's recheck
-// of the WHERE clause on a row another transaction changed meanwhile, make the lease
-// check a compare-and-set.
+// finishPG is FinishDeliveries in one PostgreSQL statement: held's IN list binds first,
+// then the SET values and the worker.
 func finishPG(values string, args, ids []any, now any, worker string) (string, []any) {
 	query := values + `, ` + fmt.Sprintf(finishJobsPG, placeholders(len(ids))) + `,
 d AS (` + fmt.Sprintf(finishDeliveriesSQL, `JOIN j ON j.id = v.job_id`) + ` RETURNING 1),
 a AS (` + fmt.Sprintf(finishAttemptsSQL, `JOIN j ON j.id = v.job_id`) + ` RETURNING 1)
 SELECT id FROM j`
-	return query, append(append(append(args, now, now), ids...), worker)
+	return query, append(append(args, ids...), now, now, worker)
 }
 
 func scanString(r rowScanner) (*string, error) {
