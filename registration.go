@@ -32,13 +32,14 @@ func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p Create
 	if s.registry != nil {
 		// Look before calling out, so that a replayed registration does not call the
 		// registry again. Without a registry the insert alone decides (one round trip
-		// fewer), and a replay is answered after its insert conflicts. The request's
-		// idempotency key, if any, is looked at first: a replay of a keyed request is
-		// its key's business (ErrKeyInUse), not an answer made here.
-		if err := checkKey(ctx, s.store, partnerID); err != nil {
-			return nil, false, err
-		}
+		// fewer), and a replay is answered after its insert conflicts. A keyed repeat is
+		// its key's business (ErrKeyInUse: the key's response is replayed), and the key
+		// is read after the customer: they commit together, so a customer found means
+		// its request's key is visible too.
 		if existing, err := s.store.FindCustomer(ctx, partnerID, n.externalID, key); err == nil {
+			if err := checkKey(ctx, s.store, partnerID); err != nil {
+				return nil, false, err
+			}
 			return resolveExisting(existing, n, key)
 		} else if !errors.Is(err, ErrNotFound) {
 			return nil, false, err

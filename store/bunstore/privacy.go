@@ -163,10 +163,8 @@ func (q *queries) deleteDeliveries(ctx context.Context, col string, ids []string
 
 // PruneDeliveries implements onboarding.PrivacyQueries.
 func (q *queries) PruneDeliveries(ctx context.Context, before time.Time, limit int) (int, error) {
-	// By created_at, which an index covers: no index may cover delivered_at, which an
-	// attempt changes (see the migration delivery_hot_updates).
-	ids, err := q.ids(ctx, `SELECT id FROM webhook_deliveries WHERE created_at < ? AND status = 'delivered' AND delivered_at < ?
-ORDER BY created_at LIMIT ?`, q.ts(before), q.ts(before), limit)
+	ids, err := q.ids(ctx, `SELECT id FROM webhook_deliveries WHERE status = 'delivered' AND delivered_at < ?
+ORDER BY delivered_at LIMIT ?`, q.ts(before), limit)
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
