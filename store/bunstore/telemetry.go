@@ -22,8 +22,8 @@ import (
 type TelemetryOptions struct {
 	// TracerProvider receives a span per statement. Default otel.GetTracerProvider().
 	TracerProvider trace.TracerProvider
-	// MeterProvider receives the go.sql.query_timing histogram. Default
-	// otel.GetMeterProvider().
+	// MeterProvider receives the go.sql.query_timing histogram and the connection
+	// pool's go.sql.connections_* gauges and counters. Default otel.GetMeterProvider().
 	MeterProvider metric.MeterProvider
 	// DBName is the db.name attribute of the spans and the histogram; empty leaves it
 	// out.
@@ -84,9 +84,43 @@ func Instrument(db *bun.DB, opts *TelemetryOptions) {
 	h.start = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(h.base...)}
 	// The histogram is optional: an error here (a provider refusing the instrument)
 	// leaves the spans working.
-	h.timing, _ = mp.Meter(instrumentationName).Int64Histogram("go.sql.query_timing",
+	meter := mp.Meter(instrumentationName)
+	h.timing, _ = meter.Int64Histogram("go.sql.query_timing",
 		metric.WithDescription("Timing of processed queries"), metric.WithUnit("ms"))
+	_ = reportPoolStats(meter, db.DB, attribute.NewSet(h.base...))
 	db.AddQueryHook(h)
+}
+
+// reportPoolStats registers the connection pool's gauges and counters, under the names
+// bunotel's otelsql gives them (go.sql.connections_*), read from db.Stats at each
+// collection.
+func reportPoolStats(meter metric.Meter, db *sql.DB, attrs attribute.Set) error {
+	gauge := func(name, desc string) metric.Int64ObservableGauge {
+		g, _ := meter.Int64ObservableGauge(name, metric.WithDescription(desc))
+		return g
+	}
+	counter := func(name, desc, unit string) metric.Int64ObservableCounter {
+		c, _ := meter.Int64ObservableCounter(name, metric.WithDescription(desc), metric.WithUnit(unit))
+		return c
+	}
+	maxOpen := gauge("go.sql.connections_max_open", "Maximum number of open connections to the database")
+	open := gauge("go.sql.connections_open", "The number of established connections both in use and idle")
+	inUse := gauge("go.sql.connections_in_use", "The number of connections currently in use")
+	idle := gauge("go.sql.connections_idle", "The number of idle connections")
+	waitCount := counter("go.sql.connections_wait_count", "The total number of connections waited for", "")
+	waitDuration := counter("go.sql.connections_wait_duration", "The total time blocked waiting for a new connection", "ns")
+	_, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		st := db.Stats()
+		opt := metric.WithAttributeSet(attrs)
+		o.ObserveInt64(maxOpen, int64(st.MaxOpenConnections), opt)
+		o.ObserveInt64(open, int64(st.OpenConnections), opt)
+		o.ObserveInt64(inUse, int64(st.InUse), opt)
+		o.ObserveInt64(idle, int64(st.Idle), opt)
+		o.ObserveInt64(waitCount, st.WaitCount, opt)
+		o.ObserveInt64(waitDuration, int64(st.WaitDuration), opt)
+		return nil
+	}, maxOpen, open, inUse, idle, waitCount, waitDuration)
+	return err
 }
 
 // queryHook is Instrument's bun.QueryHook.

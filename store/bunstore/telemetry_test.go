@@ -103,6 +103,20 @@ func TestInstrument(t *testing.T) {
 				}
 			}
 			assert.True(t, inserts, "go.sql.query_timing has the INSERT")
+			pool := map[string]bool{}
+			for _, sm := range rm.ScopeMetrics {
+				for _, m := range sm.Metrics {
+					if g, ok := m.Data.(metricdata.Gauge[int64]); ok && len(g.DataPoints) > 0 {
+						pool[m.Name] = true
+						if m.Name == "go.sql.connections_max_open" {
+							assert.Positive(t, g.DataPoints[0].Value)
+						}
+					}
+				}
+			}
+			for _, name := range []string{"go.sql.connections_max_open", "go.sql.connections_open", "go.sql.connections_in_use", "go.sql.connections_idle"} {
+				assert.True(t, pool[name], "%s reported", name)
+			}
 		})
 	}
 }
