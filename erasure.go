@@ -88,46 +88,35 @@ type scrubber struct {
 	run    func(ctx context.Context, q Queries, partnerID, customerID string, now time.Time) (int, error)
 }
 
+// ignoreTime adapts a scrub that does not need the erasure's time.
+func ignoreTime(f func(Queries, context.Context, string, string) (int, error)) func(context.Context, Queries, string, string, time.Time) (int, error) {
+	return func(ctx context.Context, q Queries, partnerID, customerID string, _ time.Time) (int, error) {
+		return f(q, ctx, partnerID, customerID)
+	}
+}
+
 // scrubbers are run in order by every erasure, before the customer row is deleted. A
 // table that holds a customer's personal data adds its line here (rows that reference
 // the customer row by a foreign key must be deleted here, since the customer row goes
 // last).
 var scrubbers = []scrubber{
-	{"history_reasons", ErasureScrubbed, func(ctx context.Context, q Queries, p, c string, _ time.Time) (int, error) {
-		return q.ScrubCustomerHistory(ctx, p, c)
-	}},
+	{"history_reasons", ErasureScrubbed, ignoreTime(Queries.ScrubCustomerHistory)},
 	{"events", ErasureScrubbed, func(ctx context.Context, q Queries, p, c string, _ time.Time) (int, error) {
 		return q.ScrubCustomerEvents(ctx, p, c, erasedEventData)
 	}},
 	{"webhook_deliveries", ErasureScrubbed, func(ctx context.Context, q Queries, p, c string, now time.Time) (int, error) {
 		return q.ScrubCustomerDeliveries(ctx, p, c, now)
 	}},
-	{"webhook_delivery_attempts", ErasureScrubbed, func(ctx context.Context, q Queries, p, c string, _ time.Time) (int, error) {
-		return q.ScrubCustomerDeliveryAttempts(ctx, p, c)
-	}},
+	{"webhook_delivery_attempts", ErasureScrubbed, ignoreTime(Queries.ScrubCustomerDeliveryAttempts)},
 	// Stored API responses about the customer, and its biometrics session reservation
 	// (an idempotency key named after it).
-	{"idempotency_keys", ErasureDeleted, func(ctx context.Context, q Queries, p, c string, _ time.Time) (int, error) {
-		return q.DeleteIdempotencyKeysMentioning(ctx, p, c)
-	}},
-	{"jobs", ErasureDeleted, func(ctx context.Context, q Queries, p, c string, _ time.Time) (int, error) {
-		return q.DeleteCustomerJobs(ctx, p, c)
-	}},
-	{"credit_offers", ErasureDeleted, func(ctx context.Context, q Queries, p, c string, _ time.Time) (int, error) {
-		return q.DeleteCustomerOffers(ctx, p, c)
-	}},
-	{"documents", ErasureDeleted, func(ctx context.Context, q Queries, p, c string, _ time.Time) (int, error) {
-		return q.DeleteCustomerDocuments(ctx, p, c)
-	}},
-	{"bank_accounts", ErasureDeleted, func(ctx context.Context, q Queries, p, c string, _ time.Time) (int, error) {
-		return q.DeleteCustomerBankAccounts(ctx, p, c)
-	}},
-	{"simulations", ErasureDeleted, func(ctx context.Context, q Queries, p, c string, _ time.Time) (int, error) {
-		return q.DeleteCustomerSimulations(ctx, p, c)
-	}},
-	{"biometrics_codes", ErasureDeleted, func(ctx context.Context, q Queries, p, c string, _ time.Time) (int, error) {
-		return q.DeleteCustomerBiometricsCodes(ctx, p, c)
-	}},
+	{"idempotency_keys", ErasureDeleted, ignoreTime(Queries.DeleteIdempotencyKeysMentioning)},
+	{"jobs", ErasureDeleted, ignoreTime(Queries.DeleteCustomerJobs)},
+	{"credit_offers", ErasureDeleted, ignoreTime(Queries.DeleteCustomerOffers)},
+	{"documents", ErasureDeleted, ignoreTime(Queries.DeleteCustomerDocuments)},
+	{"bank_accounts", ErasureDeleted, ignoreTime(Queries.DeleteCustomerBankAccounts)},
+	{"simulations", ErasureDeleted, ignoreTime(Queries.DeleteCustomerSimulations)},
+	{"biometrics_codes", ErasureDeleted, ignoreTime(Queries.DeleteCustomerBiometricsCodes)},
 }
 
 // registerErasure registers the job that deletes an erased customer's document blobs.
