@@ -92,14 +92,22 @@ func checkKey(ctx context.Context, q Queries, partnerID string) error {
 	return nil // expired: the insert replaces it
 }
 
-// keyToReserve is the KeyCompletion ctx carries for a unit of work of partnerID to
-// reserve, or nil.
-func keyToReserve(ctx context.Context, partnerID string) *KeyCompletion {
+// keyFor is the KeyCompletion ctx carries for a change of partnerID, or nil.
+func keyFor(ctx context.Context, partnerID string) *KeyCompletion {
 	kc, _ := ctx.Value(keyCompletionKey{}).(*KeyCompletion)
-	if kc == nil || !kc.Reserve || kc.Key.PartnerID != partnerID {
+	if kc == nil || kc.Key.PartnerID != partnerID {
 		return nil
 	}
 	return kc
+}
+
+// keyToReserve is the KeyCompletion ctx carries for a unit of work of partnerID to
+// reserve, or nil.
+func keyToReserve(ctx context.Context, partnerID string) *KeyCompletion {
+	if kc := keyFor(ctx, partnerID); kc != nil && kc.Reserve {
+		return kc
+	}
+	return nil
 }
 
 // keyResponse is the response to keep with the key carried by a call's context, rendered
@@ -114,8 +122,8 @@ type keyResponse struct {
 // renderKey renders the response for result of the key ctx carries, if any, for a change
 // of partnerID; nil when there is no key or its Response declines.
 func renderKey(ctx context.Context, partnerID string, result any) *keyResponse {
-	kc, _ := ctx.Value(keyCompletionKey{}).(*KeyCompletion)
-	if kc == nil || kc.Response == nil || kc.Key.PartnerID != partnerID {
+	kc := keyFor(ctx, partnerID)
+	if kc == nil || kc.Response == nil {
 		return nil
 	}
 	status, body, ok := kc.Response(result)
