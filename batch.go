@@ -29,6 +29,12 @@ type BatchQueries interface {
 	// (the heartbeat of every job in flight, in one statement), and returns the IDs it
 	// extended; a missing one was lost to another worker or has finished.
 	ExtendJobLeases(ctx context.Context, ids []string, worker string, until time.Time) ([]string, error)
+	// ReleaseJobs gives back the jobs among ids that worker holds and has not started
+	// (claimed ahead, when Run stops): each becomes available again at its RunAt, its
+	// lease cleared and the attempt its claim counted taken back, so that another worker
+	// claims it at once instead of after the lease. It returns the IDs it released; a
+	// missing one was lost to another worker or has finished.
+	ReleaseJobs(ctx context.Context, ids []string, worker string, now time.Time) ([]string, error)
 	// NextJobAt returns the earliest RunAt of the available jobs of one of kinds (any
 	// kind when empty): when the next job, or retry, becomes due. The zero time when there
 	// is none. (A running job whose lease ends becomes claimable too; Run finds those by

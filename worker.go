@@ -38,8 +38,9 @@ func defaultWorkerID() string {
 // is (a retry included), and wakes earlier when this Service commits work or,
 // on a Store that announces jobs (JobListener, e.g. PostgreSQL), when any replica does.
 // PollInterval only bounds that sleep (a replica's job whose lease ended, after a crash,
-// is found at the next poll at the latest). When ctx ends it stops claiming, waits for the
-// jobs in flight and for their outcomes to be written, and returns nil.
+// is found at the next poll at the latest). When ctx ends it stops claiming, gives the
+// jobs it claimed ahead and has not started back to the queue (ReleaseJobs), waits for
+// the jobs in flight and for their outcomes to be written, and returns nil.
 func (s *Service) Run(ctx context.Context) error {
 	keeper := s.newLeaseKeeper()
 	defer keeper.close()
@@ -125,6 +126,7 @@ func (s *Service) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			timer.Stop()
+			s.releaseQueued(queue, keeper, &inflight)
 			return nil
 		case <-s.wake:
 		case _, ok := <-remote:
@@ -136,6 +138,37 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		timer.Stop()
 	}
+}
+
+// releaseQueued gives the jobs claimed ahead that no worker has started back to the
+// queue when Run stops (ReleaseJobs), so that another replica claims them at once: the
+// workers finish only the jobs they are running, and a shutdown does not wait for up to
+// maxAhead jobs, each as slow as its endpoint, nor leaves them leased until their leases
+// end. A job the release misses (a store error) is claimed again once its lease ends,
+// as after a crash.
+func (s *Service) releaseQueued(queue chan claimedJob, keeper *leaseKeeper, inflight *atomic.Int32) {
+	var ids []string
+	for len(queue) > 0 {
+		select {
+		case c := <-queue:
+			keeper.remove(c.Job.ID)
+			c.cancel()
+			inflight.Add(-1)
+			ids = append(ids, c.Job.ID)
+		default: // a worker took the last one
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.lease/3)
+	defer cancel()
+	released, err := s.store.ReleaseJobs(ctx, ids, s.workerID, s.clock())
+	if err != nil {
+		s.log.Warn("onboarding: release unstarted jobs at shutdown; they run once their leases end", "jobs", len(ids), "error", err)
+		return
+	}
+	s.log.Debug("onboarding: released unstarted jobs at shutdown", "jobs", len(released))
 }
 
 // aheadMeter sizes how many jobs Run claims beyond its workers: as many as they finished

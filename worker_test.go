@@ -143,3 +143,54 @@ func TestClaimAhead(t *testing.T) {
 	assert.Equal(t, []int{100, 100, 200}, onboarding.ClaimAhead(100, []int64{0, 400}))
 	assert.Equal(t, []int{0, 0}, onboarding.ClaimAhead(1, []int64{400}))
 }
+
+// TestShutdownReleasesUnstartedJobs: when Run stops, the jobs it claimed ahead and no
+// worker started go back to the queue at once (available, unleased, their claim's
+// attempt taken back); only the running ones are finished. Before, a shutdown worked
+// every claimed job first.
+func TestShutdownReleasesUnstartedJobs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := memstore.New()
+	var calls atomic.Int32
+	release := make(chan struct{})
+	scorer := scoring.Func(func(ctx context.Context, r scoring.Request) (scoring.Decision, error) {
+		calls.Add(1)
+		<-release
+		return scoring.Sandbox{}.Score(ctx, r)
+	})
+	svc := onboardingtest.NewService(t, store, &onboarding.Options{Scorer: scorer, Workers: 2,
+		PollInterval: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	const customers = 10
+	for range customers {
+		_, _, err := svc.CreateCustomer(ctx, "p1", params(t))
+		require.NoError(t, err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- svc.Run(runCtx) }()
+	require.Eventually(t, func() bool { return calls.Load() == 2 }, 5*time.Second, 5*time.Millisecond)
+	stop()
+	time.Sleep(50 * time.Millisecond) // Run releases the rest while the two are still running
+	close(release)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	assert.Equal(t, int32(2), calls.Load(), "only the jobs already running were worked")
+	jobs, err := store.ListJobs(ctx, onboarding.ListJobsParams{Kind: onboarding.JobCreditAnalysis})
+	require.NoError(t, err)
+	require.Len(t, jobs, customers)
+	states := map[onboarding.JobState]int{}
+	for _, j := range jobs {
+		states[j.State]++
+		if j.State == onboarding.JobAvailable {
+			assert.Zero(t, j.Attempt, "the claim's attempt is taken back")
+			assert.Empty(t, j.LockedBy)
+			assert.True(t, j.LockedUntil.IsZero())
+		}
+	}
+	assert.Equal(t, map[onboarding.JobState]int{onboarding.JobCompleted: 2, onboarding.JobAvailable: customers - 2}, states)
+}

@@ -413,16 +413,32 @@ func (s *Store) FinishDeliveries(ctx context.Context, worker string, now time.Ti
 
 // ExtendJobLeases implements onboarding.BatchQueries in one statement.
 func (q *queries) ExtendJobLeases(ctx context.Context, ids []string, worker string, until time.Time) ([]string, error) {
+	return q.updateHeldJobs(ctx, `locked_until = ?`, q.ts(until), ids, worker)
+}
+
+// ReleaseJobs implements onboarding.BatchQueries in one statement.
+func (q *queries) ReleaseJobs(ctx context.Context, ids []string, worker string, now time.Time) ([]string, error) {
+	out, err := q.updateHeldJobs(ctx, `state = 'available', locked_by = '', locked_until = NULL,
+attempt = CASE WHEN attempt > 0 THEN attempt - 1 ELSE 0 END, updated_at = ?`, q.ts(now), ids, worker)
+	if len(out) > 0 {
+		q.jobsReady() // due at once: announce them to the other replicas
+	}
+	return out, err
+}
+
+// updateHeldJobs sets set (with its one argument) on the jobs among ids that worker
+// holds, and returns their IDs.
+func (q *queries) updateHeldJobs(ctx context.Context, set string, arg any, ids []string, worker string) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	args := make([]any, 0, len(ids)+2)
-	args = append(args, q.ts(until))
+	args = append(args, arg)
 	for _, id := range ids {
 		args = append(args, id)
 	}
 	args = append(args, worker)
-	rows, err := q.db.QueryContext(ctx, `UPDATE jobs SET locked_until = ? WHERE id IN (`+placeholders(len(ids))+`)
+	rows, err := q.db.QueryContext(ctx, `UPDATE jobs SET `+set+` WHERE id IN (`+placeholders(len(ids))+`)
 AND state = 'running' AND locked_by = ? RETURNING id`, args...)
 	out, err := collect(rows, err, scanString)
 	if err != nil {

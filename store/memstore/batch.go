@@ -75,16 +75,31 @@ func (t *txn) FinishDeliveries(ctx context.Context, worker string, now time.Time
 
 // ExtendJobLeases implements onboarding.BatchQueries.
 func (t *txn) ExtendJobLeases(_ context.Context, ids []string, worker string, until time.Time) ([]string, error) {
+	return t.changeHeldJobs(ids, worker, func(j *onboarding.Job) { j.LockedUntil = until }), nil
+}
+
+// ReleaseJobs implements onboarding.BatchQueries.
+func (t *txn) ReleaseJobs(_ context.Context, ids []string, worker string, now time.Time) ([]string, error) {
+	return t.changeHeldJobs(ids, worker, func(j *onboarding.Job) {
+		j.State, j.LockedBy, j.LockedUntil = onboarding.JobAvailable, "", time.Time{}
+		j.Attempt = max(j.Attempt-1, 0)
+		j.UpdatedAt = now
+	}), nil
+}
+
+// changeHeldJobs applies change to the jobs among ids that worker holds, and returns their
+// IDs.
+func (t *txn) changeHeldJobs(ids []string, worker string, change func(j *onboarding.Job)) []string {
 	var out []string
 	for _, id := range ids {
 		j, err := t.held(id, worker)
 		if err != nil {
 			continue
 		}
-		t.replaceJob(j, func(j *onboarding.Job) { j.LockedUntil = until })
+		t.replaceJob(j, change)
 		out = append(out, id)
 	}
-	return out, nil
+	return out
 }
 
 // NextJobAt implements onboarding.BatchQueries.

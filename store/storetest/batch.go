@@ -281,6 +281,58 @@ func testExtendJobLeases(t *testing.T, s onboarding.Store) {
 	assert.Empty(t, empty)
 }
 
+// testReleaseJobs: a worker gives back the jobs it holds: each is available again at its
+// run_at, unleased, with the claim's attempt taken back, and claimable at once; a job it
+// no longer holds (finished, or held by another worker) is left alone.
+func testReleaseJobs(t *testing.T, s onboarding.Store) {
+	ctx := context.Background()
+	c := newCustomer(rng(t), "p1")
+	insertCustomer(t, s, c)
+	var ids []string
+	for i := range 4 {
+		j := newJob(c, base.Add(time.Duration(i)*time.Millisecond))
+		require.NoError(t, s.InsertJob(ctx, j))
+		ids = append(ids, j.ID)
+	}
+	lease := 15 * time.Second
+	now := base.Add(10 * time.Millisecond) // every job is due
+	got, err := s.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w1", Limit: 3, Now: now, Lease: lease})
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	require.NoError(t, s.CompleteJob(ctx, got[2].ID, "w1", now))
+	_, err = s.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w2", Limit: 1, Now: now, Lease: lease})
+	require.NoError(t, err)
+
+	later := base.Add(time.Second)
+	released, err := s.ReleaseJobs(ctx, append(ids, "job_missing"), "w1", later)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{got[0].ID, got[1].ID}, released)
+	for i, id := range ids {
+		j, err := s.GetJob(ctx, id)
+		require.NoError(t, err)
+		switch i {
+		case 0, 1:
+			assert.Equal(t, onboarding.JobAvailable, j.State)
+			assert.Empty(t, j.LockedBy)
+			assert.True(t, j.LockedUntil.IsZero())
+			assert.Zero(t, j.Attempt, "the claim's attempt is taken back")
+			assert.Equal(t, base.Add(time.Duration(i)*time.Millisecond), j.RunAt, "its place in the queue is kept")
+		case 2:
+			assert.Equal(t, onboarding.JobCompleted, j.State)
+		case 3:
+			assert.Equal(t, onboarding.JobRunning, j.State)
+			assert.Equal(t, "w2", j.LockedBy, "another worker's job is untouched")
+		}
+	}
+	again, err := s.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w3", Limit: 5, Now: later, Lease: lease})
+	require.NoError(t, err)
+	require.Len(t, again, 2, "released jobs are claimable at once")
+	assert.Equal(t, 1, again[0].Attempt)
+	empty, err := s.ReleaseJobs(ctx, nil, "w1", later)
+	require.NoError(t, err)
+	assert.Empty(t, empty)
+}
+
 // testNextJobAt: the earliest run_at of the available jobs of the kinds asked; running,
 // dead and completed jobs do not count, a retry counts by its new run_at.
 func testNextJobAt(t *testing.T, s onboarding.Store) {

@@ -75,7 +75,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"ServiceErasePartnerAPIData", testServiceErasePartnerAPIData},
 		{"ServiceEndpointCap", testServiceEndpointCap},
 		{"ServiceUploadCap", testServiceUploadCap},
-		{"ClaimJobBatch", testClaimJobBatch}, {"FinishDeliveries", testFinishDeliveries}, {"ExtendJobLeases", testExtendJobLeases}, {"NextJobAt", testNextJobAt}, {"ConcurrentBatchClaims", testConcurrentBatchClaims},
+		{"ClaimJobBatch", testClaimJobBatch}, {"FinishDeliveries", testFinishDeliveries}, {"ExtendJobLeases", testExtendJobLeases}, {"ReleaseJobs", testReleaseJobs}, {"NextJobAt", testNextJobAt}, {"ConcurrentBatchClaims", testConcurrentBatchClaims},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

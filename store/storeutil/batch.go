@@ -35,6 +35,15 @@ func (ac *AutoCommit) ExtendJobLeases(ctx context.Context, ids []string, worker 
 	return extended, err
 }
 
+// ReleaseJobs implements onboarding.BatchQueries: a write, through Write.
+func (ac *AutoCommit) ReleaseJobs(ctx context.Context, ids []string, worker string, now time.Time) (released []string, err error) {
+	err = ac.Write(ctx, func(q onboarding.Queries) error {
+		released, err = q.ReleaseJobs(ctx, ids, worker, now)
+		return err
+	})
+	return released, err
+}
+
 // NextJobAt implements onboarding.BatchQueries: a read, on the Queries of Read.
 func (ac *AutoCommit) NextJobAt(ctx context.Context, kinds []onboarding.JobKind) (time.Time, error) {
 	q, done := ac.Read(ctx)
