@@ -95,11 +95,7 @@ func (k *leaseKeeper) loop() {
 	}
 }
 
-// outcomeFlushers is how many outcome writes run at once on a store with concurrent
-// writers (PostgreSQL).
-const outcomeFlushers = 2
-
-// A flusher holding fewer than minOutcomeBatch outcomes waits up to outcomeLinger for
+// The flusher, holding fewer than minOutcomeBatch outcomes waits up to outcomeLinger for
 // more before writing them.
 const (
 	minOutcomeBatch = 16
@@ -117,9 +113,8 @@ type pendingOutcome struct {
 }
 
 // outcomeWriter writes delivery outcomes from many workers in shared statements (group
-// commit): each flusher takes whatever has queued while its previous write ran, so
-// batches grow with the load and an idle system pays no wait. A store with one writer
-// (SQLite) gets one flusher; PostgreSQL gets a few, whose writes overlap. A batch that
+// commit): its flusher takes whatever has queued while its previous write ran, so
+// batches grow with the load and an idle system pays no wait. A batch that
 // fails is written again outcome by outcome, so one bad outcome fails alone; a refused
 // outcome (lost lease) is no failure of the others.
 type outcomeWriter struct {
@@ -128,15 +123,15 @@ type outcomeWriter struct {
 	wg sync.WaitGroup
 }
 
+// newOutcomeWriter starts the writer's one flusher. One, on every store: while it writes
+// a batch the next one fills, so batches grow with the rate, and no two statements of
+// the same replica contend for the same rows' index pages. (Measured on PostgreSQL with
+// 16 workers on two cores: with a second flusher the batches held 22 outcomes instead
+// of 61, each cost the database 175 µs instead of 109, and the dispatch rate fell by
+// about a sixth.)
 func (s *Service) newOutcomeWriter() *outcomeWriter {
-	flushers := 1
-	if sw, ok := s.store.(SingleWriter); !ok || !sw.SingleWriter() {
-		flushers = outcomeFlushers
-	}
 	w := &outcomeWriter{s: s, in: make(chan pendingOutcome, 2*maxOutcomeBatch)}
-	for range flushers {
-		w.wg.Go(w.flush)
-	}
+	w.wg.Go(w.flush)
 	return w
 }
 
@@ -145,7 +140,7 @@ func (w *outcomeWriter) submit(o *DeliveryOutcome, done func(written bool, err e
 	w.in <- pendingOutcome{o: o, done: done}
 }
 
-// close writes what is queued and stops the flushers.
+// close writes what is queued and stops the flusher.
 func (w *outcomeWriter) close() {
 	close(w.in)
 	w.wg.Wait()
