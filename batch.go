@@ -32,8 +32,9 @@ type BatchQueries interface {
 	// ReleaseJobs gives back the jobs among ids that worker holds and has not started
 	// (claimed ahead, when Run stops): each becomes available again at its RunAt, its
 	// lease cleared and the attempt its claim counted taken back, so that another worker
-	// claims it at once instead of after the lease. It returns the IDs it released; a
-	// missing one was lost to another worker or has finished.
+	// may claim it at once instead of after the lease (a Store that announces jobs, see
+	// JobListener, announces them). It returns the IDs it released; a missing one was
+	// lost to another worker or has finished.
 	ReleaseJobs(ctx context.Context, ids []string, worker string, now time.Time) ([]string, error)
 	// NextJobAt returns the earliest RunAt of the available jobs of one of kinds (any
 	// kind when empty): when the next job, or retry, becomes due. The zero time when there

@@ -95,8 +95,8 @@ func (k *leaseKeeper) loop() {
 	}
 }
 
-// The flusher, holding fewer than minOutcomeBatch outcomes waits up to outcomeLinger for
-// more before writing them.
+// The flusher, holding fewer than minOutcomeBatch outcomes, waits up to outcomeLinger
+// for more before writing them.
 const (
 	minOutcomeBatch = 16
 	outcomeLinger   = time.Millisecond

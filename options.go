@@ -77,7 +77,8 @@ type Options struct {
 	// them. Default DefaultJobRetention.
 	JobRetention time.Duration
 	// WorkerID names this Service's worker in job leases. Default: host, pid and a random
-	// suffix.
+	// suffix. It must be unique among the Services running Run on the same store (and a
+	// Service runs one Run at a time): a lease is known by it.
 	WorkerID string
 	// Retention says how long personal data is kept: what EraseCustomer may erase when,
 	// and what the hourly prune deletes (docs/privacy.md). The zero value is the default

@@ -177,10 +177,10 @@ type JobListener interface {
 	ListenJobs(ctx context.Context) (<-chan struct{}, error)
 }
 
-// SingleWriter is implemented by stores that run one write transaction at a time (SQLite,
-// memstore). Run then writes the outcomes of concurrent webhook deliveries in shared
-// transactions (group commit); on stores with concurrent writers (PostgreSQL) parallel
-// transactions are faster and each outcome gets its own.
+// SingleWriter is implemented by stores that say whether they run one write transaction
+// at a time (SQLite, memstore) or several (PostgreSQL). Run does not depend on it (it
+// writes the outcomes of concurrent webhook deliveries in shared statements on every
+// store); it tells an application, or a test, what concurrency to expect of the store.
 type SingleWriter interface {
 	SingleWriter() bool
 }

@@ -171,7 +171,11 @@ func TestShutdownReleasesUnstartedJobs(t *testing.T) {
 	go func() { done <- svc.Run(runCtx) }()
 	require.Eventually(t, func() bool { return calls.Load() == 2 }, 5*time.Second, 5*time.Millisecond)
 	stop()
-	time.Sleep(50 * time.Millisecond) // Run releases the rest while the two are still running
+	// Run releases the rest while the two are still running.
+	require.Eventually(t, func() bool {
+		jobs, err := store.ListJobs(ctx, onboarding.ListJobsParams{Kind: onboarding.JobCreditAnalysis, State: onboarding.JobAvailable})
+		return err == nil && len(jobs) == customers-2
+	}, 5*time.Second, 5*time.Millisecond)
 	close(release)
 	select {
 	case err := <-done:

@@ -413,22 +413,19 @@ func (s *Store) FinishDeliveries(ctx context.Context, worker string, now time.Ti
 
 // ExtendJobLeases implements onboarding.BatchQueries in one statement.
 func (q *queries) ExtendJobLeases(ctx context.Context, ids []string, worker string, until time.Time) ([]string, error) {
-	return q.updateHeldJobs(ctx, `locked_until = ?`, q.ts(until), ids, worker)
+	return q.updateHeldJobs(ctx, `locked_until = ?`, q.ts(until), ids, worker, false)
 }
 
-// ReleaseJobs implements onboarding.BatchQueries in one statement.
+// ReleaseJobs implements onboarding.BatchQueries in one statement, which announces the
+// jobs (they are due at once) to the other replicas.
 func (q *queries) ReleaseJobs(ctx context.Context, ids []string, worker string, now time.Time) ([]string, error) {
-	out, err := q.updateHeldJobs(ctx, `state = 'available', locked_by = '', locked_until = NULL,
-attempt = CASE WHEN attempt > 0 THEN attempt - 1 ELSE 0 END, updated_at = ?`, q.ts(now), ids, worker)
-	if len(out) > 0 {
-		q.jobsReady() // due at once: announce them to the other replicas
-	}
-	return out, err
+	return q.updateHeldJobs(ctx, `state = 'available', locked_by = '', locked_until = NULL,
+attempt = CASE WHEN attempt > 0 THEN attempt - 1 ELSE 0 END, updated_at = ?`, q.ts(now), ids, worker, true)
 }
 
 // updateHeldJobs sets set (with its one argument) on the jobs among ids that worker
-// holds, and returns their IDs.
-func (q *queries) updateHeldJobs(ctx context.Context, set string, arg any, ids []string, worker string) ([]string, error) {
+// holds, and returns their IDs; with announce, it announces them on the jobs channel.
+func (q *queries) updateHeldJobs(ctx context.Context, set string, arg any, ids []string, worker string, announce bool) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -438,11 +435,18 @@ func (q *queries) updateHeldJobs(ctx context.Context, set string, arg any, ids [
 		args = append(args, id)
 	}
 	args = append(args, worker)
-	rows, err := q.db.QueryContext(ctx, `UPDATE jobs SET `+set+` WHERE id IN (`+placeholders(len(ids))+`)
-AND state = 'running' AND locked_by = ? RETURNING id`, args...)
+	query := `UPDATE jobs SET ` + set + `
+WHERE id IN (` + placeholders(len(ids)) + `) AND state = 'running' AND locked_by = ? RETURNING id`
+	if announce && q.notify == notifyInline {
+		query = notifyUpdate(query)
+	}
+	rows, err := q.db.QueryContext(ctx, query, args...)
 	out, err := collect(rows, err, scanString)
 	if err != nil {
 		return nil, err
+	}
+	if announce && len(out) > 0 {
+		q.jobsReady()
 	}
 	return derefAll(out), nil
 }

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -214,6 +215,16 @@ func TestListenJobsRetriesAndReplays(t *testing.T) {
 		}), onboarding.ErrConcurrentUpdate)
 		require.ErrorIs(t, run(func(s *Store) error { return s.ReplayJob(ctx, id, now) }), onboarding.ErrNotFound)
 		requireNoSignal(t, ch, "failed updates")
+		// A job given back by a stopping runner is due at once.
+		now = claim()
+		require.NoError(t, run(func(s *Store) error {
+			released, err := s.ReleaseJobs(ctx, []string{id}, "w", now)
+			if err == nil && len(released) != 1 {
+				err = fmt.Errorf("released %v", released)
+			}
+			return err
+		}))
+		requireSignal(t, ch, "ReleaseJobs")
 		require.NoError(t, s.CompleteJob(ctx, id, "w", claim()))
 	}
 }
