@@ -45,6 +45,9 @@ type BiometricsCodeQueries interface {
 	// to partnerID. Otherwise ErrNotFound, and nothing changes. Of concurrent calls with
 	// the same code, at most one succeeds.
 	ConsumeBiometricsCode(ctx context.Context, partnerID, hash string, now time.Time) (*BiometricsCode, error)
+	// PruneBiometricsCodes deletes up to limit codes, used or not, that expired before
+	// before (their sessions have ended with them), oldest first, and returns how many.
+	PruneBiometricsCodes(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // CustomerSession is what a biometrics code was exchanged for: the right to act for one

@@ -43,14 +43,16 @@ func (s *Service) schedulePeriodic(ctx context.Context) {
 	s.lastPeriodic = slot
 }
 
-// prune deletes completed jobs past their retention and expired idempotency keys, a batch
-// at a time, then enforces the RetentionPolicy (retention.go).
+// prune deletes completed jobs past their retention, expired idempotency keys and expired
+// biometrics session codes, a batch at a time, then enforces the RetentionPolicy
+// (retention.go).
 func (s *Service) prune(ctx context.Context, j *Job, _ pruneArgs) error {
 	now := s.clock()
 	total := 0
 	for _, step := range []func() (int, error){
 		func() (int, error) { return s.store.PruneJobs(ctx, now.Add(-s.retention), pruneBatch) },
 		func() (int, error) { return s.store.PruneIdempotencyKeys(ctx, now, pruneBatch) },
+		func() (int, error) { return s.store.PruneBiometricsCodes(ctx, now, pruneBatch) },
 	} {
 		for {
 			n, err := step()
@@ -64,7 +66,7 @@ func (s *Service) prune(ctx context.Context, j *Job, _ pruneArgs) error {
 		}
 	}
 	if total > 0 {
-		s.log.InfoContext(ctx, "onboarding: pruned old jobs and expired idempotency keys", "deleted", total)
+		s.log.InfoContext(ctx, "onboarding: pruned old jobs, expired idempotency keys and session codes", "deleted", total)
 	}
 	deleted, erased, err := s.pruneRetention(ctx, now)
 	if deleted > 0 || erased > 0 {

@@ -2,6 +2,7 @@ package onboarding_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -62,6 +63,11 @@ func TestPruneJob(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.svc.Work(ctx) // the analysis completes now
 	require.NoError(t, err)
+	now := b.clock.Now()
+	for i, expires := range []time.Duration{time.Hour, 3 * time.Hour} {
+		require.NoError(t, b.store.InsertBiometricsCode(ctx, &onboarding.BiometricsCode{Hash: fmt.Sprint("h", i),
+			PartnerID: "p1", CustomerID: c.ID, CreatedAt: now, ExpiresAt: now.Add(expires)}))
+	}
 	b.clock.Add(2 * time.Hour)
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error)
@@ -78,4 +84,7 @@ func TestPruneJob(t *testing.T) {
 	pending, err := b.store.ListJobs(ctx, onboarding.ListJobsParams{CustomerID: c.ID, Kind: onboarding.JobExpireOffer})
 	require.NoError(t, err)
 	assert.Len(t, pending, 1, "the offer's expiry, still to come, is kept")
+	n, err := b.store.DeleteCustomerBiometricsCodes(ctx, "p1", c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the expired session code was pruned, the live one kept")
 }

@@ -180,6 +180,14 @@ func (q *queries) InsertBiometricsCode(ctx context.Context, c *onboarding.Biomet
 	return translate(err)
 }
 
+// PruneBiometricsCodes implements onboarding.BiometricsCodeQueries, along
+// biometrics_codes_expires_at_idx.
+func (q *queries) PruneBiometricsCodes(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := q.db.ExecContext(ctx, `DELETE FROM biometrics_codes WHERE hash IN
+(SELECT hash FROM biometrics_codes WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`, q.ts(before), limit)
+	return affected(res, err)
+}
+
 // ConsumeBiometricsCode implements onboarding.BiometricsCodeQueries: one conditional
 // UPDATE, so that of concurrent exchanges of one code exactly one changes the row.
 func (q *queries) ConsumeBiometricsCode(ctx context.Context, partnerID, hash string, now time.Time) (*onboarding.BiometricsCode, error) {

@@ -172,6 +172,13 @@ func (t *txn) ConsumeBiometricsCode(_ context.Context, partnerID, hash string, n
 	return c.Clone(), nil
 }
 
+// PruneBiometricsCodes implements onboarding.BiometricsCodeQueries.
+func (t *txn) PruneBiometricsCodes(_ context.Context, before time.Time, n int) (int, error) {
+	return prune(t, t.st.partnerAPI.codes, before, n, func(c *onboarding.BiometricsCode) (time.Time, bool) {
+		return c.ExpiresAt, true
+	}), nil
+}
+
 // DeleteCustomerBankAccounts implements onboarding.PrivacyQueries.
 func (t *txn) DeleteCustomerBankAccounts(_ context.Context, partnerID, customerID string) (int, error) {
 	st := &t.st.partnerAPI

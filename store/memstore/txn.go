@@ -533,38 +533,38 @@ func (t *txn) DeleteIdempotencyKey(_ context.Context, partnerID, key string, cre
 // ---- retention ----
 
 func (t *txn) PruneJobs(_ context.Context, before time.Time, n int) (int, error) {
-	st := t.st
-	var victims []*onboarding.Job
-	for _, j := range st.jobs {
-		if j.State == onboarding.JobCompleted && j.FinishedAt.Before(before) {
-			victims = append(victims, j)
-		}
-	}
-	slices.SortFunc(victims, func(a, b *onboarding.Job) int { return a.FinishedAt.Compare(b.FinishedAt) })
-	victims = limit(victims, n)
-	for _, j := range victims {
-		delete(st.jobs, j.ID)
-		t.onUndo(func() { st.jobs[j.ID] = j })
-	}
-	return len(victims), nil
+	return prune(t, t.st.jobs, before, n, func(j *onboarding.Job) (time.Time, bool) {
+		return j.FinishedAt, j.State == onboarding.JobCompleted
+	}), nil
 }
 
 func (t *txn) PruneIdempotencyKeys(_ context.Context, before time.Time, n int) (int, error) {
-	st := t.st
-	var victims []partnerKey
-	for pk, k := range st.idempotency {
-		if k.ExpiresAt.Before(before) {
-			victims = append(victims, pk)
+	return prune(t, t.st.idempotency, before, n, func(k *onboarding.IdempotencyKey) (time.Time, bool) {
+		return k.ExpiresAt, true
+	}), nil
+}
+
+// prune deletes from m up to n of the entries that may go (ok) and whose time is before
+// before, oldest first, and returns how many it deleted.
+func prune[K comparable, V any](t *txn, m map[K]V, before time.Time, n int, at func(V) (time.Time, bool)) int {
+	type victim struct {
+		k  K
+		at time.Time
+	}
+	var victims []victim
+	for k, v := range m {
+		if when, ok := at(v); ok && when.Before(before) {
+			victims = append(victims, victim{k, when})
 		}
 	}
-	slices.SortFunc(victims, func(a, b partnerKey) int { return st.idempotency[a].ExpiresAt.Compare(st.idempotency[b].ExpiresAt) })
+	slices.SortFunc(victims, func(a, b victim) int { return a.at.Compare(b.at) })
 	victims = limit(victims, n)
-	for _, pk := range victims {
-		old := st.idempotency[pk]
-		delete(st.idempotency, pk)
-		t.onUndo(func() { st.idempotency[pk] = old })
+	for _, v := range victims {
+		old := m[v.k]
+		delete(m, v.k)
+		t.onUndo(func() { m[v.k] = old })
 	}
-	return len(victims), nil
+	return len(victims)
 }
 
 // LockPartner implements onboarding.Queries: memstore's transactions already run one at a

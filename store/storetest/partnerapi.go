@@ -161,5 +161,21 @@ func testPartnerAPIQueries(t *testing.T, s onboarding.Store) {
 		got, err := s.ConsumeBiometricsCode(ctx, "", "h3", now)
 		require.NoError(t, err, "an empty partner takes any partner's code")
 		assert.Equal(t, "p1", got.PartnerID)
+
+		// Pruning: expired codes go, used or not, oldest first; live ones stay.
+		n, err := s.PruneBiometricsCodes(ctx, now.Add(90*time.Second), 1)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, "limited")
+		_, err = s.ConsumeBiometricsCode(ctx, "", "h2", now.Add(-2*time.Hour))
+		assert.ErrorIs(t, err, onboarding.ErrNotFound, "the oldest (h2, expired at now) went first")
+		n, err = s.PruneBiometricsCodes(ctx, now.Add(90*time.Second), 10)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, "h3, used, expired a minute after now")
+		n, err = s.PruneBiometricsCodes(ctx, now.Add(90*time.Second), 10)
+		require.NoError(t, err)
+		assert.Zero(t, n)
+		n, err = s.DeleteCustomerBiometricsCodes(ctx, "p1", c.ID)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, "h1, live until 15 minutes after now, was kept")
 	})
 }

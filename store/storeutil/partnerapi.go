@@ -77,6 +77,12 @@ func (ac *AutoCommit) GetSimulation(ctx context.Context, partnerID, id string) (
 	return q.GetSimulation(ctx, partnerID, id)
 }
 
+// PruneBiometricsCodes implements onboarding.Queries: a write, through Write.
+func (ac *AutoCommit) PruneBiometricsCodes(ctx context.Context, before time.Time, limit int) (n int, err error) {
+	err = ac.Write(ctx, func(q onboarding.Queries) error { n, err = q.PruneBiometricsCodes(ctx, before, limit); return err })
+	return n, err
+}
+
 // InsertBiometricsCode implements onboarding.Queries: a write, through Write.
 func (ac *AutoCommit) InsertBiometricsCode(ctx context.Context, c *onboarding.BiometricsCode) error {
 	return ac.Write(ctx, func(q onboarding.Queries) error { return q.InsertBiometricsCode(ctx, c) })
