@@ -6,13 +6,18 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/onboardkit/onboarding/internal/otelx"
 )
 
 // Telemetry says where the API's OpenTelemetry signals go: a server span per request
 // (otelhttp), named by its method and route pattern ("POST /v3/customers"), the parent of
 // the Service's spans; and otelhttp's http.server.request.duration histogram
 // (http_server_request_duration_seconds in Prometheus) with the route as http.route. The
-// request's trace context is read with the global propagator.
+// request's trace context is read with the global propagator. With neither provider set
+// here, otelhttp is skipped while OpenTelemetry's global providers and propagator are
+// still its defaults, which would drop everything; it runs from the first request after
+// the application sets one of them.
 type Telemetry struct {
 	// TracerProvider receives the request spans. Default otel.GetTracerProvider().
 	TracerProvider trace.TracerProvider
@@ -36,7 +41,14 @@ func (a *api) instrument(t *Telemetry) http.Handler {
 		opts = append(opts, otelhttp.WithMeterProvider(t.MeterProvider))
 	}
 	h := otelhttp.NewHandler(a, "httpapi", opts...)
+	explicit := t.TracerProvider != nil || t.MeterProvider != nil
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !explicit && otelx.Unset() {
+			// Nothing would record or propagate: skip otelhttp's span, metric
+			// attributes and body wrappers (asked per request, see otelx.Unset).
+			a.ServeHTTP(w, r)
+			return
+		}
 		if _, pattern := a.mux.Handler(r); pattern != "" && pattern != "/" {
 			r = r.WithContext(r.Context())
 			r.Pattern = pattern
