@@ -201,8 +201,10 @@ func TestLogs(t *testing.T) {
 	e.do("GET", "/customers?"+uv("cpf", cpf, "client_secret", acmeSecret), acmeClient, nil)
 	we := e.do("POST", "/webhooks/endpoints", acmeClient, map[string]any{"url": "https://partner.example/h"}).json(t)
 	tokenRequest(e, "grant_type=client_credentials", "application/x-www-form-urlencoded", acmeClient, "wrong-"+acmeSecret)
+	e.do("GET", "/webhooks/endpoints", "", nil).problem(t, 401, "missing_token")
 
 	logs := e.logs.String()
+	require.Contains(t, logs, `"route":"GET /v3/webhooks/endpoints"`, "an unauthenticated request is logged with its route")
 	require.Contains(t, logs, `"msg":"http request"`)
 	require.Contains(t, logs, `"partner":"acme"`)
 	require.Contains(t, logs, `"route":"POST /v3/customers"`)

@@ -43,15 +43,16 @@ func (a *api) instrument(t *Telemetry) http.Handler {
 	h := otelhttp.NewHandler(a, "httpapi", opts...)
 	explicit := t.TracerProvider != nil || t.MeterProvider != nil
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The access log reads the route too, of requests that end before routing.
+		if _, pattern := a.mux.Handler(r); pattern != "" && pattern != "/" {
+			r = r.WithContext(r.Context())
+			r.Pattern = pattern
+		}
 		if !explicit && otelx.Unset() {
 			// Nothing would record or propagate: skip otelhttp's span, metric
 			// attributes and body wrappers (asked per request, see otelx.Unset).
 			a.ServeHTTP(w, r)
 			return
-		}
-		if _, pattern := a.mux.Handler(r); pattern != "" && pattern != "/" {
-			r = r.WithContext(r.Context())
-			r.Pattern = pattern
 		}
 		h.ServeHTTP(w, r)
 	})
