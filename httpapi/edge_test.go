@@ -125,9 +125,11 @@ func TestJSONTextIsNeverAltered(t *testing.T) {
 
 // TestSlowTokenlessBodiesLetGo: 200 clients sending a body byte by byte without a token
 // each get their 401 at once, and the connection closes: no body is waited for.
-func TestSlowTokenlessBodiesLetGo(t *testing.T) {
+func TestSlowTokenlessBodiesLetGo(t *testing.T) { bothPaths(t, testSlowTokenlessBodiesLetGo) }
+
+func testSlowTokenlessBodiesLetGo(t *testing.T, tel *httpapi.Telemetry) {
 	t.Parallel()
-	e := setup(t, nil, nil, nil)
+	e := setup(t, nil, nil, &httpapi.Options{Telemetry: tel})
 	addr := strings.TrimPrefix(e.srv.URL, "http://")
 	const clients = 200
 	var wg sync.WaitGroup
@@ -176,10 +178,12 @@ func dripUnauthenticated(addr string, i int) error {
 
 // TestSlowBodyIs408: an authenticated body slower than the minimum rate is refused with
 // 408 and the connection closed; a slow but steady upload above it succeeds.
-func TestSlowBodyIs408(t *testing.T) {
+func TestSlowBodyIs408(t *testing.T) { bothPaths(t, testSlowBodyIs408) }
+
+func testSlowBodyIs408(t *testing.T, tel *httpapi.Telemetry) {
 	t.Parallel()
 	e := setup(t, nil, nil, &httpapi.Options{MinBodyRate: 1000, BodyRateWindow: 300 * time.Millisecond,
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler), Telemetry: tel})
 	addr := strings.TrimPrefix(e.srv.URL, "http://")
 	tok := e.token(acmeClient)
 	body := `{"external_id":"slow","cpf":"123.456.789-09","cnpj":"12.345.678/0001-95","name":"Maria","email":"m@x.example","phone":"+5511912345678"}`

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
@@ -117,6 +119,17 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// bothPaths runs test on the API without telemetry configured (otelhttp is skipped while
+// OpenTelemetry's globals are its defaults) and with explicit no-op providers (otelhttp
+// wraps every request, its body and its response writer, as in production with
+// telemetry on).
+func bothPaths(t *testing.T, test func(t *testing.T, tel *httpapi.Telemetry)) {
+	t.Run("otelhttp-skipped", func(t *testing.T) { test(t, nil) })
+	t.Run("otelhttp", func(t *testing.T) {
+		test(t, &httpapi.Telemetry{TracerProvider: tracenoop.NewTracerProvider(), MeterProvider: metricnoop.NewMeterProvider()})
+	})
 }
 
 // setup starts a server on store (memstore when nil). svcOpts and apiOpts may be nil;

@@ -48,7 +48,7 @@ func (a *api) instrument(t *Telemetry) http.Handler {
 			r = r.WithContext(r.Context())
 			r.Pattern = pattern
 		}
-		if !explicit && otelx.Unset() {
+		if !explicit && otelx.Unset(r.Context()) {
 			// Nothing would record or propagate: skip otelhttp's span, metric
 			// attributes and body wrappers (asked per request, see otelx.Unset).
 			a.ServeHTTP(w, r)

@@ -19,11 +19,13 @@ import (
 	"github.com/onboardkit/onboarding/sandbox"
 )
 
-func TestUploadErrors(t *testing.T) {
+func TestUploadErrors(t *testing.T) { bothPaths(t, testUploadErrors) }
+
+func testUploadErrors(t *testing.T, tel *httpapi.Telemetry) {
 	t.Parallel()
 	blobs := sandbox.NewMemoryBlobStore()
 	e := setup(t, nil, &onboarding.Options{Blobs: blobs, Uploads: onboarding.UploadRules{MaxSize: 8 << 10}},
-		&httpapi.Options{MaxUploadSize: 8 << 10})
+		&httpapi.Options{MaxUploadSize: 8 << 10, Telemetry: tel})
 	c := e.createCustomer(acmeClient)
 	path := "/customers/" + c["id"].(string) + "/documents"
 	up := func(parts ...part) *resp { return e.upload(path, acmeClient, parts) }
@@ -88,11 +90,13 @@ func TestUploadErrors(t *testing.T) {
 
 // TestUploadStreams: the handler hands the file to the Service while it is still
 // arriving (it is never buffered whole first).
-func TestUploadStreams(t *testing.T) {
+func TestUploadStreams(t *testing.T) { bothPaths(t, testUploadStreams) }
+
+func testUploadStreams(t *testing.T, tel *httpapi.Telemetry) {
 	t.Parallel()
 	seen := make(chan struct{})
 	blobs := &signalBlobs{MemoryBlobStore: sandbox.NewMemoryBlobStore(), started: seen}
-	e := setup(t, nil, &onboarding.Options{Blobs: blobs}, nil)
+	e := setup(t, nil, &onboarding.Options{Blobs: blobs}, &httpapi.Options{Telemetry: tel})
 	c := e.createCustomer(acmeClient)
 	pdf := testfiles.PDF("streamed")
 	body, ct := multipartBody(t, field("type", "ccmei"), filePart("file", "c.pdf", pdf))

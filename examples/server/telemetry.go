@@ -36,7 +36,9 @@ type telemetry struct {
 // OTEL_RESOURCE_ATTRIBUTES the resource) and, with prometheus, a Prometheus exporter for
 // -metrics-addr. An unset exporter variable means none here (the specification's default
 // is otlp), so that the server runs without a collector. With neither traces nor metrics
-// the providers are no-ops and cost nothing.
+// the providers are no-ops: they record nothing, but the library's HTTP instrumentation
+// (otelhttp) still runs, so that a request's traceparent reaches the logs' trace_id; pass
+// no providers and set no globals to skip it too.
 func setupTelemetry(ctx context.Context, getenv func(string) string, prometheusOn bool) (*telemetry, error) {
 	t := &telemetry{tp: tracenoop.NewTracerProvider(), mp: metricnoop.NewMeterProvider()}
 	res, err := resource.New(ctx, resource.WithAttributes(semconv.ServiceName(serviceName(getenv))),
