@@ -242,38 +242,51 @@ func testFinishDeliveries(t *testing.T, s onboarding.Store) {
 	assert.Empty(t, none)
 }
 
+// heldLease is the lease of the jobs heldByTwo claims.
+const heldLease = 15 * time.Second
+
+// heldByTwo inserts four jobs, due one after the other; at the returned time w1 claims the
+// first three and completes the third, and w2 claims the fourth. It returns the four IDs
+// in order.
+func heldByTwo(t *testing.T, s onboarding.Store) (ids []string, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	c := newCustomer(rng(t), "p1")
+	insertCustomer(t, s, c)
+	for i := range 4 {
+		j := newJob(c, base.Add(time.Duration(i)*time.Millisecond))
+		require.NoError(t, s.InsertJob(ctx, j))
+		ids = append(ids, j.ID)
+	}
+	now = base.Add(10 * time.Millisecond) // every job is due
+	got, err := s.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w1", Limit: 3, Now: now, Lease: heldLease})
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	require.Equal(t, ids[:3], []string{got[0].ID, got[1].ID, got[2].ID}, "claimed in run_at order")
+	require.NoError(t, s.CompleteJob(ctx, ids[2], "w1", now))
+	w2, err := s.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w2", Limit: 1, Now: now, Lease: heldLease})
+	require.NoError(t, err)
+	require.Len(t, w2, 1)
+	return ids, now
+}
+
 // testExtendJobLeases: one heartbeat extends every job the worker holds and tells which
 // it no longer holds.
 func testExtendJobLeases(t *testing.T, s onboarding.Store) {
 	ctx := context.Background()
-	c := newCustomer(rng(t), "p1")
-	insertCustomer(t, s, c)
-	var ids []string
-	for range 4 {
-		j := newJob(c, base)
-		require.NoError(t, s.InsertJob(ctx, j))
-		ids = append(ids, j.ID)
-	}
-	lease := 15 * time.Second
-	got, err := s.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w1", Limit: 3, Now: base, Lease: lease})
-	require.NoError(t, err)
-	require.Len(t, got, 3)
-	require.NoError(t, s.CompleteJob(ctx, got[2].ID, "w1", base))
-	// The fourth is held by w2.
-	_, err = s.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w2", Limit: 1, Now: base, Lease: lease})
-	require.NoError(t, err)
+	ids, now := heldByTwo(t, s)
 
 	until := base.Add(time.Hour)
 	extended, err := s.ExtendJobLeases(ctx, append(ids, "job_missing"), "w1", until)
 	require.NoError(t, err)
-	assert.ElementsMatch(t, []string{got[0].ID, got[1].ID}, extended)
+	assert.ElementsMatch(t, ids[:2], extended)
 	for i, id := range ids {
 		j, err := s.GetJob(ctx, id)
 		require.NoError(t, err)
 		if i < 2 {
 			assert.Equal(t, until, j.LockedUntil)
 		} else if j.State == onboarding.JobRunning {
-			assert.Equal(t, base.Add(lease), j.LockedUntil, "another worker's lease is untouched")
+			assert.Equal(t, now.Add(heldLease), j.LockedUntil, "another worker's lease is untouched")
 		}
 	}
 	empty, err := s.ExtendJobLeases(ctx, nil, "w1", until)
@@ -286,27 +299,12 @@ func testExtendJobLeases(t *testing.T, s onboarding.Store) {
 // no longer holds (finished, or held by another worker) is left alone.
 func testReleaseJobs(t *testing.T, s onboarding.Store) {
 	ctx := context.Background()
-	c := newCustomer(rng(t), "p1")
-	insertCustomer(t, s, c)
-	var ids []string
-	for i := range 4 {
-		j := newJob(c, base.Add(time.Duration(i)*time.Millisecond))
-		require.NoError(t, s.InsertJob(ctx, j))
-		ids = append(ids, j.ID)
-	}
-	lease := 15 * time.Second
-	now := base.Add(10 * time.Millisecond) // every job is due
-	got, err := s.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w1", Limit: 3, Now: now, Lease: lease})
-	require.NoError(t, err)
-	require.Len(t, got, 3)
-	require.NoError(t, s.CompleteJob(ctx, got[2].ID, "w1", now))
-	_, err = s.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w2", Limit: 1, Now: now, Lease: lease})
-	require.NoError(t, err)
+	ids, _ := heldByTwo(t, s)
 
 	later := base.Add(time.Second)
 	released, err := s.ReleaseJobs(ctx, append(ids, "job_missing"), "w1", later)
 	require.NoError(t, err)
-	assert.ElementsMatch(t, []string{got[0].ID, got[1].ID}, released)
+	assert.ElementsMatch(t, ids[:2], released)
 	for i, id := range ids {
 		j, err := s.GetJob(ctx, id)
 		require.NoError(t, err)
@@ -324,7 +322,7 @@ func testReleaseJobs(t *testing.T, s onboarding.Store) {
 			assert.Equal(t, "w2", j.LockedBy, "another worker's job is untouched")
 		}
 	}
-	again, err := s.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w3", Limit: 5, Now: later, Lease: lease})
+	again, err := s.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w3", Limit: 5, Now: later, Lease: heldLease})
 	require.NoError(t, err)
 	require.Len(t, again, 2, "released jobs are claimable at once")
 	assert.Equal(t, 1, again[0].Attempt)
