@@ -14,9 +14,11 @@ import (
 // completes the key itself only if Completed says no unit of work did.
 //
 // With Reserve, the caller has not reserved the key: the unit of work inserts it,
-// completed, right before it commits, and fails with ErrKeyInUse, changing nothing, when
-// another request holds the key (a concurrent one waits on the key's unique index). A
-// call that completes keys in its unit of work then costs one statement for the key.
+// completed, as its first change, and fails with ErrKeyInUse, changing nothing, when
+// another request holds the key (a concurrent one waits on the key's unique index until
+// the holder's unit of work ends). A call that completes keys in its unit of work then
+// costs one statement for the key, and no round trip of its own where the store can
+// send it with the next statement (DeferredKeyInserter).
 //
 // Today CreateCustomer completes a key when it creates the customer; other calls leave it
 // to the caller.
@@ -57,18 +59,52 @@ func (kc *KeyCompletion) Completed() *IdempotencyKey {
 }
 
 // reserveKey prepares the unit of work of a change of partnerID for the key ctx carries
-// to reserve (KeyCompletion.Reserve), if any. With a response to complete it with (r),
-// there is nothing to do first: completeKey inserts the key, completed, right before the
-// commit, and that insert decides: a concurrent request holding the key makes it wait
-// on the unique index and then fail with ErrKeyInUse, rolling this unit of work back. (A
-// repeat of the same registration conflicts earlier, on the customer; CreateCustomer then
-// checks the key.) Without a response (r nil: the call's Response declined), the key is
-// only checked (checkKey) and left to the caller.
+// to reserve (KeyCompletion.Reserve), if any. With a response to complete it with (r), it
+// inserts the key, completed, first thing: that insert decides. A concurrent request
+// holding the key makes it wait on the unique index and then fail with ErrKeyInUse,
+// rolling this unit of work back. (A repeat of the same registration finds the key
+// stored the same way; CreateCustomer's caller then replays the key's response.) Where
+// the Queries can (DeferredKeyInserter), the insert travels with the unit of work's next
+// statement. Without a response (r nil: the call's Response declined), the key is only
+// checked (checkKey) and left to the caller.
 func reserveKey(ctx context.Context, q Queries, partnerID string, r *keyResponse) error {
-	if keyToReserve(ctx, partnerID) == nil || r != nil {
+	if keyToReserve(ctx, partnerID) == nil {
 		return nil
 	}
-	return checkKey(ctx, q, partnerID)
+	if r == nil {
+		return checkKey(ctx, q, partnerID)
+	}
+	k := r.record()
+	var err error
+	if d, ok := q.(DeferredKeyInserter); ok {
+		err = d.InsertIdempotencyKeyDeferred(ctx, k)
+	} else {
+		err = q.InsertIdempotencyKey(ctx, k)
+	}
+	if errors.Is(err, ErrConflict) { // another request holds the key
+		return ErrKeyInUse
+	}
+	return err
+}
+
+// clearExpiredKey is called when a unit of work that reserved the key of r failed with
+// ErrKeyInUse: a DeferredKeyInserter fails on an expired record too. It deletes that
+// record and says whether to run the unit of work again: yes when the key is now free (its
+// record had expired, or its holder rolled back meanwhile), no when a live request holds
+// it.
+func clearExpiredKey(ctx context.Context, q Queries, r *keyResponse) bool {
+	if r == nil || !r.kc.Reserve {
+		return false
+	}
+	want := &r.kc.Key
+	k, err := q.GetIdempotencyKey(ctx, want.PartnerID, want.Key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return true
+	case err != nil || k.ExpiresAt.After(want.CreatedAt):
+		return false
+	}
+	return q.DeleteIdempotencyKey(ctx, k.PartnerID, k.Key, k.CreatedAt) == nil
 }
 
 // checkKey fails with ErrKeyInUse when the key ctx carries for reservation, if any, is
@@ -133,30 +169,32 @@ func renderKey(ctx context.Context, partnerID string, result any) *keyResponse {
 	return &keyResponse{kc: kc, status: status, body: body}
 }
 
-// completeKey completes the key of r (renderKey), if any, in q. It is called by a unit of
-// work right before it commits.
+// record is the key's record completed with r's response.
+func (r *keyResponse) record() *IdempotencyKey {
+	k := r.kc.Key.Clone()
+	k.Completed, k.ResponseStatus, k.ResponseBody = true, r.status, r.body
+	return k
+}
+
+// completeKey completes the key of r (renderKey), if any, in q: a key to reserve was
+// inserted completed by reserveKey; one the caller reserved is completed now. It is called
+// by a unit of work right before it commits.
 func completeKey(ctx context.Context, q Queries, r *keyResponse) error {
 	if r == nil {
 		return nil
 	}
 	kc := r.kc
-	k := kc.Key.Clone()
-	k.Completed, k.ResponseStatus, k.ResponseBody = true, r.status, r.body
-	if kc.Reserve {
-		if err := q.InsertIdempotencyKey(ctx, k); err != nil {
-			if errors.Is(err, ErrConflict) { // another request holds the key
-				return ErrKeyInUse
+	k := r.record()
+	if !kc.Reserve {
+		if err := q.CompleteIdempotencyKey(ctx, k); err != nil {
+			// ErrNotFound: the caller's reservation was taken over meanwhile (its request
+			// presumed dead): the change goes ahead, and the caller finds the key not
+			// completed.
+			if errors.Is(err, ErrNotFound) {
+				return nil
 			}
 			return err
 		}
-	} else if err := q.CompleteIdempotencyKey(ctx, k); err != nil {
-		// ErrNotFound: the caller's reservation was taken over meanwhile (its request
-		// presumed dead): the change goes ahead, and the caller finds the key not
-		// completed.
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		}
-		return err
 	}
 	kc.mu.Lock()
 	kc.stored = k

@@ -70,7 +70,7 @@ func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p Create
 		Status: StatusPendingKYC, KYC: reqs, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	response := renderKey(ctx, partnerID, c)
-	err = s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+	register := func(ctx context.Context, q Queries) error {
 		if err := reserveKey(ctx, q, partnerID, response); err != nil { // the request's idempotency key, if any
 			return err
 		}
@@ -88,7 +88,11 @@ func (s *Service) CreateCustomer(ctx context.Context, partnerID string, p Create
 			return err
 		}
 		return completeKey(ctx, q, response)
-	})
+	}
+	err = s.store.InTx(ctx, register)
+	if errors.Is(err, ErrKeyInUse) && clearExpiredKey(ctx, s.store, response) {
+		err = s.store.InTx(ctx, register) // the key had expired: once more, over its record
+	}
 	if errors.Is(err, ErrConflict) {
 		// Lost the race to a concurrent registration, or a repeat: the unique index
 		// settled it. A keyed repeat is its key's business (ErrKeyInUse: replayed).

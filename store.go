@@ -140,6 +140,21 @@ type Queries interface {
 	DeleteIdempotencyKey(ctx context.Context, partnerID, key string, createdAt time.Time) error
 }
 
+// DeferredKeyInserter is an optional capability of the Queries a unit of work receives
+// (the bunstore Store's have it): an idempotency key's insert that, where the store can
+// (a unit of work on PostgreSQL), travels to the database with the unit of work's next
+// statement, or with its commit when none follows, saving a round trip. Elsewhere it is
+// InsertIdempotencyKey: ErrConflict at once for a key held, an expired row replaced.
+//
+// A travelling insert returns nil at once. When the partner already has the key stored,
+// expired or not, the statement it travels with fails with ErrKeyInUse instead, and so
+// does the unit of work: an expired row is not replaced, and its caller deletes it
+// (DeleteIdempotencyKey) and runs the unit of work again. CreateCustomer uses it for the
+// key it inserts (KeyCompletion.Reserve).
+type DeferredKeyInserter interface {
+	InsertIdempotencyKeyDeferred(ctx context.Context, k *IdempotencyKey) error
+}
+
 // IdempotencyKey is the record of one Idempotency-Key (docs/http-api.md, "Idempotency"): the request it was first
 // used with and, once done, the response to replay.
 type IdempotencyKey struct {

@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -215,11 +216,20 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, q onboard
 		}
 	}()
 	q := &queries{db: tx, pg: s.pg, notify: s.auto.notify}
+	if s.pg {
+		q.later = &deferringConn{IConn: tx}
+		q.db = q.later
+	}
 	if err := fn(ctx, q); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if q.later != nil {
+		if err := q.later.flush(ctx); err != nil {
+			return err
+		}
 	}
 	done = true
 	if err := tx.Commit(); err != nil {
@@ -263,4 +273,61 @@ func (s *Store) inSavepoint(ctx context.Context, fn func(ctx context.Context, q 
 	}
 	done = true
 	return nil
+}
+
+// deferringConn is the connection of a unit of work on PostgreSQL. Statements queued on
+// it (InsertIdempotencyKeyDeferred) go with the next statement, in one simple query of
+// several statements and one round trip. PostgreSQL runs them in order and stops at the
+// first that fails, whose error the call returns; a call's result (rows affected, rows)
+// is its own statement's, the last. A failed statement aborts the transaction, so the
+// queued statements are those whose failure ends the unit of work anyway.
+type deferringConn struct {
+	bun.IConn
+	query string
+	args  []any
+}
+
+// queue adds a statement to send with the next one.
+func (c *deferringConn) queue(query string, args ...any) {
+	if c.query != "" {
+		c.query += ";\n"
+	}
+	c.query += query
+	c.args = append(c.args, args...)
+}
+
+// take prefixes query and args with the queued statements, and empties the queue.
+func (c *deferringConn) take(query string, args []any) (string, []any) {
+	if c.query == "" {
+		return query, args
+	}
+	query, args = c.query+";\n"+query, append(c.args, args...)
+	c.query, c.args = "", nil
+	return query, args
+}
+
+// flush sends the queued statements, if any, on their own.
+func (c *deferringConn) flush(ctx context.Context) error {
+	if c.query == "" {
+		return nil
+	}
+	query, args := c.query, c.args
+	c.query, c.args = "", nil
+	_, err := c.IConn.ExecContext(ctx, query, args...)
+	return translate(err)
+}
+
+func (c *deferringConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	query, args = c.take(query, args)
+	return c.IConn.ExecContext(ctx, query, args...)
+}
+
+func (c *deferringConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	query, args = c.take(query, args)
+	return c.IConn.QueryContext(ctx, query, args...)
+}
+
+func (c *deferringConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	query, args = c.take(query, args)
+	return c.IConn.QueryRowContext(ctx, query, args...)
 }

@@ -27,6 +27,9 @@ type queries struct {
 	// notify says how a job change that workers may act on at once is announced on the
 	// jobs channel (see Store.ListenJobs).
 	notify notifyMode
+	// later is set in a unit of work on PostgreSQL (InTx), where it is also db: it sends
+	// the statements queued by InsertIdempotencyKeyDeferred with the next one.
+	later *deferringConn
 	// ready is set (notifyAfter) when the queries made such a change: the Store notifies
 	// after the commit.
 	ready bool

@@ -214,6 +214,23 @@ func (q *queries) InsertIdempotencyKey(ctx context.Context, k *onboarding.Idempo
 	return affectedOne(res, err, func() error { return &onboarding.ConflictError{Field: "idempotency_key"} })
 }
 
+// deferredKeySQL inserts a key as a plain insert: with its result unread (it travels with
+// another statement), a stored key must fail the statement. translate turns that failure
+// into onboarding.ErrKeyInUse.
+const deferredKeySQL = `INSERT INTO idempotency_keys (` + idemCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+// InsertIdempotencyKeyDeferred implements onboarding.DeferredKeyInserter. In a unit of
+// work on PostgreSQL (InTx) the insert is queued and sent with the unit of work's next
+// statement, or before its commit; elsewhere it is InsertIdempotencyKey.
+func (q *queries) InsertIdempotencyKeyDeferred(ctx context.Context, k *onboarding.IdempotencyKey) error {
+	if q.later == nil {
+		return q.InsertIdempotencyKey(ctx, k)
+	}
+	q.later.queue(deferredKeySQL, k.PartnerID, k.Key, k.RequestHash, k.Completed,
+		k.ResponseStatus, blobArg(k.ResponseBody), q.ts(k.CreatedAt), q.ts(k.ExpiresAt))
+	return nil
+}
+
 // GetIdempotencyKey implements onboarding.Queries.
 func (q *queries) GetIdempotencyKey(ctx context.Context, partnerID, key string) (*onboarding.IdempotencyKey, error) {
 	k := &onboarding.IdempotencyKey{}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -53,4 +54,98 @@ func testIdempotencyKeys(t *testing.T, s onboarding.Store) {
 	assert.ErrorIs(t, err, onboarding.ErrNotFound)
 	require.NoError(t, s.DeleteIdempotencyKey(ctx, "p1", "idem-1", time.Time{}), "deleting a missing key is fine")
 	assert.ErrorIs(t, s.CompleteIdempotencyKey(ctx, k), onboarding.ErrNotFound)
+}
+
+// testDeferredKeyInsert: a key inserted through DeferredKeyInserter, where the store's
+// Queries have it, is written with the unit of work or not at all. A free key is stored
+// (and read back within the unit of work, its insert travelling with the read); a key
+// alone in its unit of work goes with the commit; a key another request holds fails the
+// unit of work (ErrKeyInUse from the statement it travelled with, or ErrConflict from an
+// insert made at once), and its change is rolled back; an expired key is replaced or,
+// by a travelling insert, refused with ErrKeyInUse, never half-written.
+func testDeferredKeyInsert(t *testing.T, s onboarding.Store) {
+	ctx := context.Background()
+	r := rng(t)
+	insert := func(ctx context.Context, q onboarding.Queries, k *onboarding.IdempotencyKey) error {
+		if d, ok := q.(onboarding.DeferredKeyInserter); ok {
+			return d.InsertIdempotencyKeyDeferred(ctx, k)
+		}
+		return q.InsertIdempotencyKey(ctx, k)
+	}
+	key := func(name, hash string, created time.Time) *onboarding.IdempotencyKey {
+		return &onboarding.IdempotencyKey{PartnerID: "p1", Key: name, RequestHash: hash, Completed: true,
+			ResponseStatus: 201, ResponseBody: []byte(`{"hash":"` + hash + `"}`), CreatedAt: created,
+			ExpiresAt: created.Add(24 * time.Hour)}
+	}
+	// withKey runs a unit of work that inserts k, then registers c.
+	withKey := func(k *onboarding.IdempotencyKey, c *onboarding.Customer) error {
+		return s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+			if err := insert(ctx, q, k); err != nil {
+				return err
+			}
+			return q.InsertCustomer(ctx, c)
+		})
+	}
+	stored := func(name string) string {
+		got, err := s.GetIdempotencyKey(ctx, "p1", name)
+		require.NoError(t, err)
+		return got.RequestHash
+	}
+	exists := func(c *onboarding.Customer) bool {
+		_, err := s.GetCustomer(ctx, c.PartnerID, c.ID)
+		if errors.Is(err, onboarding.ErrNotFound) {
+			return false
+		}
+		require.NoError(t, err)
+		return true
+	}
+
+	c1 := newCustomer(r, "p1")
+	require.NoError(t, withKey(key("k1", "first", base), c1))
+	assert.Equal(t, "first", stored("k1"))
+	assert.True(t, exists(c1))
+
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+		if err := insert(ctx, q, key("k2", "read", base)); err != nil {
+			return err
+		}
+		got, err := q.GetIdempotencyKey(ctx, "p1", "k2")
+		if err != nil {
+			return err
+		}
+		assert.Equal(t, "read", got.RequestHash, "read back within its unit of work")
+		return nil
+	}))
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+		return insert(ctx, q, key("k3", "alone", base))
+	}))
+	assert.Equal(t, "alone", stored("k3"))
+
+	c2 := newCustomer(r, "p1")
+	err := withKey(key("k1", "second", base.Add(time.Hour)), c2)
+	assert.True(t, errors.Is(err, onboarding.ErrKeyInUse) || errors.Is(err, onboarding.ErrConflict), "held: %v", err)
+	assert.False(t, exists(c2), "the change of a refused key is rolled back")
+	assert.Equal(t, "first", stored("k1"))
+
+	// The same with a read after the insert.
+	err = s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+		if err := insert(ctx, q, key("k1", "third", base.Add(time.Hour))); err != nil {
+			return err
+		}
+		_, err := q.GetCustomer(ctx, "p1", c1.ID)
+		return err
+	})
+	assert.True(t, errors.Is(err, onboarding.ErrKeyInUse) || errors.Is(err, onboarding.ErrConflict), "held: %v", err)
+	assert.Equal(t, "first", stored("k1"))
+
+	c3 := newCustomer(r, "p1")
+	err = withKey(key("k1", "later", base.Add(25*time.Hour)), c3)
+	if err == nil {
+		assert.Equal(t, "later", stored("k1"), "an expired key is replaced")
+		assert.True(t, exists(c3))
+	} else {
+		require.ErrorIs(t, err, onboarding.ErrKeyInUse, "a travelling insert refuses an expired key")
+		assert.Equal(t, "first", stored("k1"))
+		assert.False(t, exists(c3))
+	}
 }

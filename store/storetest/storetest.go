@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"JobCounts", testJobCounts},
 		{"IdempotencyKeys", testIdempotencyKeys},
+		{"DeferredKeyInsert", testDeferredKeyInsert},
 		{"WebhookQueries", testWebhookQueries},
 		{"PartnerAPIQueries", testPartnerAPIQueries},
 		{"BackofficeQueries", testBackofficeQueries},
