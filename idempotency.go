@@ -16,9 +16,11 @@ import (
 // With Reserve, the caller has not reserved the key: the unit of work inserts it,
 // completed, as its first change, and fails with ErrKeyInUse, changing nothing, when
 // another request holds the key (a concurrent one waits on the key's unique index until
-// the holder's unit of work ends). A call that completes keys in its unit of work then
-// costs one statement for the key, and no round trip of its own where the store can
-// send it with the next statement (DeferredKeyInserter).
+// the holder's unit of work ends). An expired record of the key is replaced (where the
+// store sends the insert with the next statement, CreateCustomer deletes it and runs its
+// unit of work again). A call that completes keys in its unit of work then costs one
+// statement for the key, and no round trip of its own where the store can send it with
+// the next statement (DeferredKeyInserter).
 //
 // Today CreateCustomer completes a key when it creates the customer; other calls leave it
 // to the caller.
@@ -90,8 +92,8 @@ func reserveKey(ctx context.Context, q Queries, partnerID string, r *keyResponse
 // clearExpiredKey is called when a unit of work that reserved the key of r failed with
 // ErrKeyInUse: a DeferredKeyInserter fails on an expired record too. It deletes that
 // record and says whether to run the unit of work again: yes when the key is now free (its
-// record had expired, or its holder rolled back meanwhile), no when a live request holds
-// it.
+// record had expired, or was deleted meanwhile: forgotten after a failed request, taken
+// over or pruned), no when a live request holds it.
 func clearExpiredKey(ctx context.Context, q Queries, r *keyResponse) bool {
 	if r == nil || !r.kc.Reserve {
 		return false

@@ -9,6 +9,7 @@ import (
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
+	"github.com/uptrace/bun/driver/pgdriver"
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/store/storeutil"
@@ -221,6 +222,9 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, q onboard
 		q.db = q.later
 	}
 	if err := fn(ctx, q); err != nil {
+		if q.later != nil && q.later.err != nil {
+			return translate(q.later.err) // what the unit of work failed on, whatever it made of it
+		}
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -276,15 +280,26 @@ func (s *Store) inSavepoint(ctx context.Context, fn func(ctx context.Context, q 
 }
 
 // deferringConn is the connection of a unit of work on PostgreSQL. Statements queued on
-// it (InsertIdempotencyKeyDeferred) go with the next statement, in one simple query of
+// it (InsertIdempotencyKeyDeferred) go with the next Exec or Query, in one simple query of
 // several statements and one round trip. PostgreSQL runs them in order and stops at the
 // first that fails, whose error the call returns; a call's result (rows affected, rows)
 // is its own statement's, the last. A failed statement aborts the transaction, so the
 // queued statements are those whose failure ends the unit of work anyway.
+//
+// A call that carried queued statements and failed leaves its error in err, which InTx
+// returns instead of committing, whatever the unit of work made of it; a key the partner
+// already has (the queued insert's unique violation) is ErrKeyInUse, for the call too.
+// QueryRowContext, whose error only its Scan sees, sends the queued statements on their
+// own first.
+//
+// The carrier's placeholders are bun's positional ? (the queued statement's arguments
+// come first): a carrier with numbered or named placeholders (?0, ?name) must not
+// follow a queued statement.
 type deferringConn struct {
 	bun.IConn
 	query string
 	args  []any
+	err   error
 }
 
 // queue adds a statement to send with the next one.
@@ -296,38 +311,61 @@ func (c *deferringConn) queue(query string, args ...any) {
 	c.args = append(c.args, args...)
 }
 
-// take prefixes query and args with the queued statements, and empties the queue.
-func (c *deferringConn) take(query string, args []any) (string, []any) {
+// take prefixes query and args with the queued statements, if any, and empties the queue.
+func (c *deferringConn) take(query string, args []any) (string, []any, bool) {
 	if c.query == "" {
-		return query, args
+		return query, args, false
 	}
 	query, args = c.query+";\n"+query, append(c.args, args...)
 	c.query, c.args = "", nil
-	return query, args
+	return query, args, true
 }
 
-// flush sends the queued statements, if any, on their own.
-func (c *deferringConn) flush(ctx context.Context) error {
-	if c.query == "" {
-		return nil
+// carried records the error of a call that carried queued statements, and returns it:
+// ErrKeyInUse for a key the partner already has.
+func (c *deferringConn) carried(err error) error {
+	var pgErr pgdriver.Error
+	if errors.As(err, &pgErr) && pgErr.Field('C') == pgUniqueViolation && pgErr.Field('n') == "idempotency_keys_pkey" {
+		err = onboarding.ErrKeyInUse // not the server's message, which quotes the key
 	}
-	query, args := c.query, c.args
-	c.query, c.args = "", nil
-	_, err := c.IConn.ExecContext(ctx, query, args...)
-	return translate(err)
+	if c.err == nil {
+		c.err = err
+	}
+	return err
+}
+
+// flush sends the queued statements, if any, on their own, and returns the error of the
+// first call that carried queued statements and failed, if any.
+func (c *deferringConn) flush(ctx context.Context) error {
+	if c.query != "" {
+		query, args := c.query, c.args
+		c.query, c.args = "", nil
+		if _, err := c.IConn.ExecContext(ctx, query, args...); err != nil {
+			c.carried(err)
+		}
+	}
+	return translate(c.err)
 }
 
 func (c *deferringConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	query, args = c.take(query, args)
-	return c.IConn.ExecContext(ctx, query, args...)
+	query, args, carrying := c.take(query, args)
+	res, err := c.IConn.ExecContext(ctx, query, args...)
+	if err != nil && carrying {
+		err = c.carried(err)
+	}
+	return res, err
 }
 
 func (c *deferringConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	query, args = c.take(query, args)
-	return c.IConn.QueryContext(ctx, query, args...)
+	query, args, carrying := c.take(query, args)
+	rows, err := c.IConn.QueryContext(ctx, query, args...)
+	if err != nil && carrying {
+		err = c.carried(err)
+	}
+	return rows, err
 }
 
 func (c *deferringConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	query, args = c.take(query, args)
+	_ = c.flush(ctx) // its error is kept for InTx; the row then fails on the aborted transaction
 	return c.IConn.QueryRowContext(ctx, query, args...)
 }

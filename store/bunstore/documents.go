@@ -215,8 +215,8 @@ func (q *queries) InsertIdempotencyKey(ctx context.Context, k *onboarding.Idempo
 }
 
 // deferredKeySQL inserts a key as a plain insert: with its result unread (it travels with
-// another statement), a stored key must fail the statement. translate turns that failure
-// into onboarding.ErrKeyInUse.
+// another statement), a stored key must fail the statement. deferringConn turns that
+// failure into onboarding.ErrKeyInUse.
 const deferredKeySQL = `INSERT INTO idempotency_keys (` + idemCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
 // InsertIdempotencyKeyDeferred implements onboarding.DeferredKeyInserter. In a unit of

@@ -41,12 +41,6 @@ func translate(err error) error {
 	if errors.As(err, &pgErr) {
 		switch pgErr.Field('C') {
 		case pgUniqueViolation:
-			if pgErr.Field('n') == "idempotency_keys_pkey" {
-				// Only a deferred key insert (deferredKeySQL) raises it: the others are
-				// upserts. Not ErrConflict, which the statement it travelled with would
-				// take for its own; and not the server's message, which quotes the key.
-				return onboarding.ErrKeyInUse
-			}
 			return &onboarding.ConflictError{Field: constraintField(pgErr.Field('n'))}
 		case pgForeignKeyViolation:
 			return fmt.Errorf("%w: the row it refers to (%s)", onboarding.ErrNotFound, pgErr.Field('n'))

@@ -56,6 +56,10 @@ const (
 // error.type, the SQLSTATE when the driver gives one. Call it once, before the database
 // is used.
 //
+// A span is a query sent: on PostgreSQL, the insert of a registration's idempotency key
+// travels in the customer insert's query (DeferredKeyInserter), so one INSERT span, the
+// first statement's, covers both.
+//
 // The hook is this package's own rather than bunotel because it runs inside the Store's
 // transactions, where every microsecond lengthens the time a row (or, on SQLite, the
 // database) stays locked: it does not walk the stack for the caller's file and line, and
