@@ -277,6 +277,8 @@ const (
 	AuditReplayDelivery  = "replay_delivery"
 	AuditRecoverEndpoint = "recover_endpoint"
 	AuditUnlockOperator  = "unlock_operator"
+	AuditExport          = "export"
+	AuditErase           = "erase"
 	AuditRefused         = "refused"
 )
 

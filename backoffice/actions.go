@@ -3,6 +3,7 @@ package backoffice
 import (
 	"cmp"
 	"context"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -53,6 +54,61 @@ func (h *Handler) denyCustomer(r *http.Request, op *Operator, customerID, reason
 		return c, err
 	}
 	return c2, nil
+}
+
+// eraseCustomer erases a customer's personal data for good (onboarding.EraseCustomer), as
+// op. reason must not hold personal data: it stays in the history and the audit trail.
+func (h *Handler) eraseCustomer(r *http.Request, op *Operator, customerID, reason string, override bool) (*onboarding.Erasure, error) {
+	ctx := r.Context()
+	c, err := h.svc.LocateCustomer(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	e, err := h.svc.EraseCustomer(ctx, c.PartnerID, c.ID, onboarding.EraseParams{Actor: op.Actor(), Reason: reason,
+		Override: override})
+	detail := strings.TrimSpace(reason)
+	if override {
+		detail += " (retention hold overridden)"
+	}
+	h.audit(r, op, onboarding.AuditEntry{Action: onboarding.AuditErase, PartnerID: c.PartnerID, CustomerID: c.ID,
+		Detail: outcome(detail, err)})
+	return e, err
+}
+
+// exportCustomer writes the archive of everything held about a customer
+// (onboarding.WriteCustomerArchive) to w once it is known to exist, as op; start is
+// called right before the first byte.
+func (h *Handler) exportCustomer(r *http.Request, op *Operator, customerID string, w io.Writer, start func(*onboarding.Customer)) error {
+	ctx := r.Context()
+	c, err := h.svc.LocateCustomer(ctx, customerID)
+	if err != nil {
+		return err
+	}
+	lw := &lazyWriter{w: w, start: func() { start(c) }}
+	_, err = h.svc.WriteCustomerArchive(ctx, c.PartnerID, c.ID, lw)
+	h.audit(r, op, onboarding.AuditEntry{Action: onboarding.AuditExport, PartnerID: c.PartnerID, CustomerID: c.ID,
+		Detail: outcome("", err)})
+	if err != nil && lw.started {
+		// Too late for an error page: the download ends short, and the log says why.
+		h.log.ErrorContext(ctx, "backoffice: export", "customer_id", c.ID, "error", err)
+		return nil
+	}
+	return err
+}
+
+// lazyWriter calls start before its first write.
+type lazyWriter struct {
+	w       io.Writer
+	start   func()
+	started bool
+}
+
+func (l *lazyWriter) Write(p []byte) (int, error) {
+	if !l.started {
+		l.started = true
+		l.start()
+	}
+	return l.w.Write(p)
 }
 
 func (h *Handler) replayJob(r *http.Request, op *Operator, id string) (*onboarding.Job, error) {

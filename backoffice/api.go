@@ -264,6 +264,45 @@ func (h *Handler) apiDeny(w http.ResponseWriter, r *http.Request, op *Operator) 
 	h.apiCustomer(w, r, op)
 }
 
+// eraseRequest is the body of an erasure: why, and whether to set a retention hold aside.
+type eraseRequest struct {
+	Reason   string `json:"reason"`
+	Override bool   `json:"override"`
+}
+
+func (h *Handler) apiErase(w http.ResponseWriter, r *http.Request, op *Operator) {
+	var body eraseRequest
+	if !readBody(w, r, &body) {
+		return
+	}
+	e, err := h.eraseCustomer(r, op, r.PathValue("id"), body.Reason, body.Override)
+	if err != nil {
+		h.apiFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
+}
+
+// apiExport returns everything held about a customer as JSON (the archive's
+// customer.json; the documents' bytes are in the page's zip download).
+func (h *Handler) apiExport(w http.ResponseWriter, r *http.Request, op *Operator) {
+	ctx := r.Context()
+	c, err := h.svc.LocateCustomer(ctx, r.PathValue("id"))
+	if err != nil {
+		h.apiFail(w, r, err)
+		return
+	}
+	x, err := h.svc.ExportCustomer(ctx, c.PartnerID, c.ID)
+	h.audit(r, op, onboarding.AuditEntry{Action: onboarding.AuditExport, PartnerID: c.PartnerID, CustomerID: c.ID,
+		Detail: outcome("", err)})
+	if err != nil {
+		h.apiFail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "private, no-store")
+	writeJSON(w, http.StatusOK, x)
+}
+
 func jobsJSON(list []*onboarding.Job) []jobJSON {
 	out := make([]jobJSON, 0, len(list))
 	for _, j := range list {

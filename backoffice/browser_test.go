@@ -400,6 +400,22 @@ func TestBrowser(t *testing.T) {
 		require.Eventually(t, func() bool { return rcv.has(webhook.EventCustomerDenied, denyMe.ID) }, 30*time.Second, 50*time.Millisecond)
 	})
 
+	t.Run("an admin erases the denied customer", func(t *testing.T) {
+		admin.t = t
+		admin.run(chromedp.Navigate(customerPage(denyMe)), chromedp.WaitVisible(`#erase-reason`))
+		assert.Equal(t, 1, admin.count(`button[data-action="export"]`))
+		admin.run(chromedp.SendKeys(`#erase-reason`, "DSR-2026-17"), chromedp.Click(`button[data-action="erase"]`, chromedp.NodeVisible))
+		assert.True(t, value(admin, chromedp.Evaluate[bool](`document.querySelector("#erase-confirm").validity.valueMissing`)),
+			"the browser holds the form until the confirmation is ticked")
+		admin.shot("erase-unconfirmed")
+		admin.run(chromedp.Click(`#erase-confirm`, chromedp.NodeVisible))
+		admin.submit(`button[data-action="erase"]`)
+		admin.shot("erased")
+		assert.Equal(t, "Customer erased.", admin.text(`.notice`))
+		_, err := e.svc.GetCustomer(context.Background(), "acme", denyMe.ID)
+		require.ErrorIs(t, err, onboarding.ErrNotFound)
+	})
+
 	t.Run("a cross-site post carrying the session cookie is refused", func(t *testing.T) {
 		reviewer.t = t
 		target := "/backoffice/customers/" + forgeMe.ID + "/documents/" + forgeDocs["req_ccmei"].ID + "/approve"

@@ -84,7 +84,11 @@ func (h *Handler) queuePage(w http.ResponseWriter, r *http.Request, op *Operator
 	if page.HasMore {
 		next = f.Offset + len(page.Data)
 	}
-	h.render(w, r, http.StatusOK, "queue", &view{Title: "Queue", Data: map[string]any{
+	notice := ""
+	if r.URL.Query().Get("done") == "erase" {
+		notice = "Customer erased."
+	}
+	h.render(w, r, http.StatusOK, "queue", &view{Title: "Queue", Notice: notice, Data: map[string]any{
 		"Filter": f, "Customers": page.Data, "Glance": g, "Next": next, "Now": h.now(),
 	}})
 }
@@ -164,6 +168,36 @@ func (h *Handler) denyForm(w http.ResponseWriter, r *http.Request, op *Operator)
 		return
 	}
 	http.Redirect(w, r, customerURL(id, "deny"), http.StatusSeeOther)
+}
+
+// exportForm downloads the archive of everything held about a customer: customer.json
+// and the documents' bytes, as one zip file.
+func (h *Handler) exportForm(w http.ResponseWriter, r *http.Request, op *Operator) {
+	err := h.exportCustomer(r, op, r.PathValue("id"), w, func(c *onboarding.Customer) {
+		hd := w.Header()
+		hd.Set("Content-Type", "application/zip")
+		hd.Set("Content-Disposition", `attachment; filename="customer-`+c.ID+`.zip"`)
+		hd.Set("Cache-Control", "private, no-store")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusOK)
+	})
+	if err != nil {
+		h.failErr(w, r, err)
+	}
+}
+
+// eraseForm erases a customer's personal data, after the operator confirmed it; the
+// customer's page is gone afterwards, so it lands on the queue.
+func (h *Handler) eraseForm(w http.ResponseWriter, r *http.Request, op *Operator) {
+	if r.PostFormValue("confirm") != "yes" {
+		h.fail(w, r, http.StatusUnprocessableEntity, "Tick the box that confirms the erasure: it cannot be undone.")
+		return
+	}
+	if _, err := h.eraseCustomer(r, op, r.PathValue("id"), r.PostFormValue("reason"), r.PostFormValue("override") == "yes"); err != nil {
+		h.failErr(w, r, err)
+		return
+	}
+	http.Redirect(w, r, Prefix+"/?done=erase", http.StatusSeeOther)
 }
 
 // back returns where a form posted from wants to go next: a path of the back office.

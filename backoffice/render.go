@@ -107,6 +107,13 @@ func (h *Handler) classify(r *http.Request, err error) (int, string, string) {
 		return http.StatusNotFound, "not_found", "Not found."
 	case errors.Is(err, onboarding.ErrInvalidTransition):
 		return http.StatusConflict, "invalid_transition", strings.TrimPrefix(err.Error(), "onboarding: ")
+	case errors.Is(err, onboarding.ErrRetentionHold):
+		msg := "The personal data is under a retention hold"
+		var he *onboarding.RetentionHoldError
+		if errors.As(err, &he) {
+			msg += " until " + he.Until.UTC().Format(time.DateOnly)
+		}
+		return http.StatusConflict, "retention_hold", msg + "; set the hold aside only where the law allows the erasure."
 	case errors.Is(err, errUnsupported):
 		return http.StatusNotFound, "not_supported", err.Error()
 	}
