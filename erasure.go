@@ -101,6 +101,7 @@ func ignoreTime(f func(Queries, context.Context, string, string) (int, error)) f
 // last).
 var scrubbers = []scrubber{
 	{"history_reasons", ErasureScrubbed, ignoreTime(Queries.ScrubCustomerHistory)},
+	{"audit_details", ErasureScrubbed, ignoreTime(Queries.ScrubCustomerAudit)},
 	{"events", ErasureScrubbed, func(ctx context.Context, q Queries, p, c string, _ time.Time) (int, error) {
 		return q.ScrubCustomerEvents(ctx, p, c, erasedEventData)
 	}},

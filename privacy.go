@@ -51,6 +51,10 @@ type PrivacyQueries interface {
 	// ScrubCustomerHistory empties the free-text reason of the customer's history rows,
 	// keeping their event, statuses, actor and time.
 	ScrubCustomerHistory(ctx context.Context, partnerID, customerID string) (int, error)
+	// ScrubCustomerAudit empties the detail of the back-office audit entries about the
+	// customer (a reviewer's or a denial's reason, a refusal's message), keeping their
+	// actor, action, target and time.
+	ScrubCustomerAudit(ctx context.Context, partnerID, customerID string) (int, error)
 	// DeleteIdempotencyKeysMentioning deletes the partner's idempotency keys whose key or
 	// stored response contains needle (a customer ID), whether expired or not.
 	DeleteIdempotencyKeysMentioning(ctx context.Context, partnerID, needle string) (int, error)

@@ -105,6 +105,12 @@ func (q *queries) ScrubCustomerHistory(ctx context.Context, partnerID, customerI
 	return q.exec(ctx, `UPDATE transitions SET reason = '' WHERE customer_id = ? AND partner_id = ?`, customerID, partnerID)
 }
 
+// ScrubCustomerAudit implements onboarding.PrivacyQueries.
+func (q *queries) ScrubCustomerAudit(ctx context.Context, partnerID, customerID string) (int, error) {
+	return q.exec(ctx, `UPDATE audit_log SET detail = '' WHERE customer_id = ? AND customer_id <> '' AND partner_id = ? AND detail <> ''`,
+		customerID, partnerID)
+}
+
 // DeleteIdempotencyKeysMentioning implements onboarding.PrivacyQueries: a scan of the
 // partner's keys (which the prune keeps to their TTL), searching the key and the stored
 // response's bytes.

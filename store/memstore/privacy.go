@@ -134,36 +134,39 @@ func (t *txn) ScrubCustomerDeliveries(_ context.Context, partnerID, customerID s
 }
 
 func (t *txn) ScrubCustomerDeliveryAttempts(_ context.Context, partnerID, customerID string) (int, error) {
-	st := t.st
 	deliveries := t.customerDeliveries(partnerID, customerID)
-	n := 0
-	for i, a := range st.attempts {
-		if a.PartnerID != partnerID || !deliveries[a.DeliveryID] {
-			continue
-		}
-		c := *a
-		c.Response, c.Error = "", ""
-		st.attempts[i] = &c
-		t.onUndo(func() { st.attempts[i] = a })
-		n++
-	}
-	return n, nil
+	return scrubRows(t, &t.st.attempts, func(a *onboarding.DeliveryAttempt) bool {
+		return a.PartnerID == partnerID && deliveries[a.DeliveryID]
+	}, func(a *onboarding.DeliveryAttempt) { a.Response, a.Error = "", "" }), nil
 }
 
 func (t *txn) ScrubCustomerHistory(_ context.Context, partnerID, customerID string) (int, error) {
-	st := t.st
+	return scrubRows(t, &t.st.transitions, func(tr *onboarding.Transition) bool {
+		return tr.PartnerID == partnerID && tr.CustomerID == customerID
+	}, func(tr *onboarding.Transition) { tr.Reason = "" }), nil
+}
+
+func (t *txn) ScrubCustomerAudit(_ context.Context, partnerID, customerID string) (int, error) {
+	return scrubRows(t, &t.st.audit, func(a *onboarding.AuditEntry) bool {
+		return a.PartnerID == partnerID && a.CustomerID == customerID && a.Detail != ""
+	}, func(a *onboarding.AuditEntry) { a.Detail = "" }), nil
+}
+
+// scrubRows replaces each row of *rows that match accepts with a copy that change edits
+// (rows are never changed in place: readers hold them), undoably, and counts them.
+func scrubRows[T any](t *txn, rows *[]*T, match func(*T) bool, change func(*T)) int {
 	n := 0
-	for i, tr := range st.transitions {
-		if tr.PartnerID != partnerID || tr.CustomerID != customerID {
+	for i, r := range *rows {
+		if !match(r) {
 			continue
 		}
-		c := *tr
-		c.Reason = ""
-		st.transitions[i] = &c
-		t.onUndo(func() { st.transitions[i] = tr })
+		c := *r
+		change(&c)
+		(*rows)[i] = &c
+		t.onUndo(func() { (*rows)[i] = r })
 		n++
 	}
-	return n, nil
+	return n
 }
 
 func (t *txn) DeleteIdempotencyKeysMentioning(_ context.Context, partnerID, needle string) (int, error) {

@@ -56,6 +56,9 @@ func seedCustomer(t *testing.T, s onboarding.Store, partner, endpoint string) *c
 	r.attempt = &onboarding.DeliveryAttempt{ID: onboarding.NewID("dla"), PartnerID: partner, DeliveryID: r.delivery.ID,
 		Attempt: 1, StatusCode: 500, Latency: time.Millisecond, Error: "status 500", Response: `{"echo":"Maria da Silva"}`, CreatedAt: base}
 	require.NoError(t, s.InsertDeliveryAttempt(ctx, r.attempt))
+	require.NoError(t, s.InsertAuditEntry(ctx, &onboarding.AuditEntry{ID: onboarding.NewID("aud"), Actor: "operator:ana",
+		Action: onboarding.AuditDeny, PartnerID: partner, CustomerID: r.c.ID, Detail: "Maria da Silva is on the list",
+		CreatedAt: base}))
 	r.job = newJob(r.c, base)
 	require.NoError(t, s.InsertJob(ctx, r.job))
 	require.NoError(t, s.InsertIdempotencyKey(ctx, &onboarding.IdempotencyKey{PartnerID: partner, Key: "k-" + r.c.ID[5:],
@@ -94,6 +97,7 @@ func testErasureQueries(t *testing.T, s onboarding.Store) {
 		}
 		p, id := "p1", victim.c.ID
 		step("history", func() (int, error) { return q.ScrubCustomerHistory(ctx, p, id) })
+		step("audit", func() (int, error) { return q.ScrubCustomerAudit(ctx, p, id) })
 		step("events", func() (int, error) { return q.ScrubCustomerEvents(ctx, p, id, json.RawMessage(`{"erased":true}`)) })
 		step("deliveries", func() (int, error) { return q.ScrubCustomerDeliveries(ctx, p, id, now) })
 		step("attempts", func() (int, error) { return q.ScrubCustomerDeliveryAttempts(ctx, p, id) })
@@ -104,7 +108,7 @@ func testErasureQueries(t *testing.T, s onboarding.Store) {
 		if err != nil {
 			return err
 		}
-		assert.Equal(t, map[string]int{"history": 1, "events": 1, "deliveries": 1, "attempts": 1, "idempotency": 2,
+		assert.Equal(t, map[string]int{"history": 1, "audit": 1, "events": 1, "deliveries": 1, "attempts": 1, "idempotency": 2,
 			"jobs": 1, "offers": 1, "documents": 1}, counts)
 		assert.ErrorIs(t, q.DeleteCustomer(ctx, p, id, victim.c.Version+1), onboarding.ErrConcurrentUpdate, "old version")
 		return q.DeleteCustomer(ctx, p, id, victim.c.Version)
@@ -120,6 +124,12 @@ func testErasureQueries(t *testing.T, s onboarding.Store) {
 	require.Len(t, h, 1, "the history stays")
 	assert.Empty(t, h[0].Reason)
 	assert.Equal(t, "partner", h[0].Actor)
+	audit, err := s.ListAuditEntries(ctx, onboarding.ListAuditParams{CustomerID: victim.c.ID})
+	require.NoError(t, err)
+	require.Len(t, audit, 1, "the audit entry stays")
+	assert.Empty(t, audit[0].Detail)
+	assert.Equal(t, "operator:ana", audit[0].Actor)
+	assert.Equal(t, onboarding.AuditDeny, audit[0].Action)
 	e, err := s.GetEvent(ctx, victim.event.ID)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"erased":true}`, string(e.Data))
@@ -155,6 +165,10 @@ func testErasureQueries(t *testing.T, s onboarding.Store) {
 		h, err := s.ListTransitions(ctx, p, r.c.ID)
 		require.NoError(t, err)
 		assert.Equal(t, "Maria da Silva asked", h[0].Reason)
+		audit, err := s.ListAuditEntries(ctx, onboarding.ListAuditParams{CustomerID: r.c.ID})
+		require.NoError(t, err)
+		require.Len(t, audit, 1)
+		assert.Equal(t, "Maria da Silva is on the list", audit[0].Detail)
 		e, err := s.GetEvent(ctx, r.event.ID)
 		require.NoError(t, err)
 		assert.JSONEq(t, `{"name":"Maria da Silva"}`, string(e.Data))

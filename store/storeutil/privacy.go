@@ -65,6 +65,11 @@ func (ac *AutoCommit) ScrubCustomerHistory(ctx context.Context, partnerID, custo
 	return ac.count(ctx, func(q onboarding.Queries) (int, error) { return q.ScrubCustomerHistory(ctx, partnerID, customerID) })
 }
 
+// ScrubCustomerAudit implements onboarding.PrivacyQueries: a write, through Write.
+func (ac *AutoCommit) ScrubCustomerAudit(ctx context.Context, partnerID, customerID string) (int, error) {
+	return ac.count(ctx, func(q onboarding.Queries) (int, error) { return q.ScrubCustomerAudit(ctx, partnerID, customerID) })
+}
+
 // DeleteIdempotencyKeysMentioning implements onboarding.PrivacyQueries: a write, through
 // Write.
 func (ac *AutoCommit) DeleteIdempotencyKeysMentioning(ctx context.Context, partnerID, needle string) (int, error) {
