@@ -50,7 +50,8 @@ const (
 type ErasedData struct {
 	// What names the data: "customer", "documents", "document_blobs", "credit_offers",
 	// "events", "webhook_deliveries", "webhook_delivery_attempts", "idempotency_keys",
-	// "jobs", "history_reasons".
+	// "jobs", "bank_accounts", "simulations", "biometrics_codes", "history_reasons",
+	// "audit_details".
 	What   string        `json:"what"`
 	Action ErasureAction `json:"action"`
 	Count  int           `json:"count"`

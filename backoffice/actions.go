@@ -67,8 +67,8 @@ func (h *Handler) eraseCustomer(r *http.Request, op *Operator, customerID, reaso
 	e, err := h.svc.EraseCustomer(ctx, c.PartnerID, c.ID, onboarding.EraseParams{Actor: op.Actor(), Reason: reason,
 		Override: override})
 	detail := strings.TrimSpace(reason)
-	if override {
-		detail += " (retention hold overridden)"
+	if e != nil && e.Override { // a hold there was, and it was set aside
+		detail += " (retention hold until " + e.HeldUntil.UTC().Format(time.DateOnly) + " set aside)"
 	}
 	h.audit(r, op, onboarding.AuditEntry{Action: onboarding.AuditErase, PartnerID: c.PartnerID, CustomerID: c.ID,
 		Detail: outcome(detail, err)})
@@ -89,9 +89,10 @@ func (h *Handler) exportCustomer(r *http.Request, op *Operator, customerID strin
 	h.audit(r, op, onboarding.AuditEntry{Action: onboarding.AuditExport, PartnerID: c.PartnerID, CustomerID: c.ID,
 		Detail: outcome("", err)})
 	if err != nil && lw.started {
-		// Too late for an error page: the download ends short, and the log says why.
+		// Too late for an error page: the connection is cut (the browser marks the
+		// download failed rather than keep a truncated zip), and the log says why.
 		h.log.ErrorContext(ctx, "backoffice: export", "customer_id", c.ID, "error", err)
-		return nil
+		panic(http.ErrAbortHandler)
 	}
 	return err
 }

@@ -284,7 +284,9 @@ func (h *Handler) apiErase(w http.ResponseWriter, r *http.Request, op *Operator)
 }
 
 // apiExport returns everything held about a customer as JSON (the archive's
-// customer.json; the documents' bytes are in the page's zip download).
+// customer.json; the documents' bytes are in the page's zip download). It is a POST: it
+// writes the audit log, so it goes through the cross-origin check, and a refusal is
+// audited like any action's.
 func (h *Handler) apiExport(w http.ResponseWriter, r *http.Request, op *Operator) {
 	ctx := r.Context()
 	c, err := h.svc.LocateCustomer(ctx, r.PathValue("id"))

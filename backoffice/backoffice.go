@@ -172,7 +172,7 @@ func (h *Handler) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+a+"/customers/{id}/documents/{doc}/approve", api(RoleReviewer, h.apiDecide(onboarding.ReviewApprove)))
 	mux.HandleFunc("POST "+a+"/customers/{id}/documents/{doc}/reject", api(RoleReviewer, h.apiDecide(onboarding.ReviewReject)))
 	mux.HandleFunc("POST "+a+"/customers/{id}/deny", api(RoleAdmin, h.apiDeny))
-	mux.HandleFunc("GET "+a+"/customers/{id}/export", api(RoleAdmin, h.apiExport))
+	mux.HandleFunc("POST "+a+"/customers/{id}/export", api(RoleAdmin, h.apiExport))
 	mux.HandleFunc("POST "+a+"/customers/{id}/erase", api(RoleAdmin, h.apiErase))
 	mux.HandleFunc("GET "+a+"/operations", api(RoleAdmin, h.apiOperations))
 	mux.HandleFunc("POST "+a+"/jobs/{id}/replay", api(RoleAdmin, h.apiReplayJob))

@@ -2,6 +2,7 @@ package backoffice
 
 import (
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -176,7 +177,7 @@ func (h *Handler) exportForm(w http.ResponseWriter, r *http.Request, op *Operato
 	err := h.exportCustomer(r, op, r.PathValue("id"), w, func(c *onboarding.Customer) {
 		hd := w.Header()
 		hd.Set("Content-Type", "application/zip")
-		hd.Set("Content-Disposition", `attachment; filename="customer-`+c.ID+`.zip"`)
+		hd.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": "customer-" + c.ID + ".zip"}))
 		hd.Set("Cache-Control", "private, no-store")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		w.WriteHeader(http.StatusOK)
