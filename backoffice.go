@@ -292,8 +292,9 @@ type ListAuditParams struct {
 	Before string
 }
 
-// maxAuditText bounds the free text of an audit entry.
-const maxAuditText = 1000
+// MaxAuditText bounds, in bytes, the free text of an audit entry (Target, Detail):
+// RecordAudit cuts longer text.
+const MaxAuditText = 1000
 
 // RecordAudit appends e to the audit log, with a new ID and the current time. Free text
 // is kept printable and bounded.
@@ -306,7 +307,7 @@ func (s *Service) RecordAudit(ctx context.Context, e AuditEntry) (*AuditEntry, e
 	}
 	e.ID, e.CreatedAt = NewID("aud"), s.clock()
 	e.PartnerID, e.CustomerID = truncate(e.PartnerID, 64), truncate(e.CustomerID, maxExternalIDLen)
-	e.Target, e.Detail = cleanText(e.Target, maxExternalIDLen), cleanText(e.Detail, maxAuditText)
+	e.Target, e.Detail = cleanText(e.Target, maxExternalIDLen), cleanText(e.Detail, MaxAuditText)
 	if err := s.store.InsertAuditEntry(ctx, &e); err != nil {
 		return nil, err
 	}

@@ -68,7 +68,7 @@ func (h *Handler) eraseCustomer(r *http.Request, op *Operator, customerID, reaso
 		Override: override})
 	detail := strings.TrimSpace(reason)
 	if e != nil && e.Override { // a hold there was, and it was set aside
-		detail += " (retention hold until " + e.HeldUntil.UTC().Format(time.DateOnly) + " set aside)"
+		detail = withNote(detail, "retention hold until "+e.HeldUntil.UTC().Format(time.DateOnly)+" set aside")
 	}
 	h.audit(r, op, onboarding.AuditEntry{Action: onboarding.AuditErase, PartnerID: c.PartnerID, CustomerID: c.ID,
 		Detail: outcome(detail, err)})
@@ -175,11 +175,21 @@ func outcome(detail string, err error) string {
 	if err == nil {
 		return detail
 	}
-	msg := "refused: " + strings.TrimPrefix(err.Error(), "onboarding: ")
+	return withNote(detail, "refused: "+strings.TrimPrefix(err.Error(), "onboarding: "))
+}
+
+// withNote appends " (note)" to detail, or is note alone when detail is empty. A long
+// detail (an operator's reason) is cut so that the note, which says how the action ended,
+// survives the audit text's bound.
+func withNote(detail, note string) string {
 	if detail == "" {
-		return msg
+		return note
 	}
-	return detail + " (" + msg + ")"
+	const ellipsis = "…"
+	if room := onboarding.MaxAuditText - len(note) - len(" ()"); len(detail) > room {
+		detail = strings.ToValidUTF8(detail[:max(room-len(ellipsis), 0)], "") + ellipsis
+	}
+	return detail + " (" + note + ")"
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

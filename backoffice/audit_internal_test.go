@@ -1,0 +1,30 @@
+package backoffice
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/onboardkit/onboarding"
+)
+
+// TestOutcomeKeepsTheRefusal: however long the operator's reason, the audit detail keeps
+// how the action ended within the audit text's bound, on a rune boundary.
+func TestOutcomeKeepsTheRefusal(t *testing.T) {
+	refused := errors.New("onboarding: the customer is denied")
+	assert.Equal(t, "Sanctions list", outcome("Sanctions list", nil))
+	assert.Equal(t, "refused: the customer is denied", outcome("", refused))
+	assert.Equal(t, "Sanctions list (refused: the customer is denied)", outcome("Sanctions list", refused))
+	for _, reason := range []string{strings.Repeat("x", 1000), strings.Repeat("ã", 500), strings.Repeat("x", 999) + "ã"} {
+		got := outcome(reason, refused)
+		assert.LessOrEqual(t, len(got), onboarding.MaxAuditText)
+		assert.True(t, strings.HasSuffix(got, "… (refused: the customer is denied)"), got[len(got)-50:])
+		assert.True(t, utf8.ValidString(got))
+		short := withNote(reason, "retention hold until 2031-01-02 set aside")
+		assert.LessOrEqual(t, len(short), onboarding.MaxAuditText)
+		assert.True(t, strings.HasSuffix(short, "(retention hold until 2031-01-02 set aside)"))
+	}
+}
