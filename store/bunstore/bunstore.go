@@ -311,14 +311,20 @@ func (c *deferringConn) queue(query string, args ...any) {
 	c.args = append(c.args, args...)
 }
 
+// pop empties the queue and returns what it held ("" when nothing).
+func (c *deferringConn) pop() (string, []any) {
+	query, args := c.query, c.args
+	c.query, c.args = "", nil
+	return query, args
+}
+
 // take prefixes query and args with the queued statements, if any, and empties the queue.
 func (c *deferringConn) take(query string, args []any) (string, []any, bool) {
-	if c.query == "" {
+	queued, qargs := c.pop()
+	if queued == "" {
 		return query, args, false
 	}
-	query, args = c.query+";\n"+query, append(c.args, args...)
-	c.query, c.args = "", nil
-	return query, args, true
+	return queued + ";\n" + query, append(qargs, args...), true
 }
 
 // carried records the error of a call that carried queued statements, and returns it:
@@ -337,9 +343,7 @@ func (c *deferringConn) carried(err error) error {
 // flush sends the queued statements, if any, on their own, and returns the error of the
 // first call that carried queued statements and failed, if any.
 func (c *deferringConn) flush(ctx context.Context) error {
-	if c.query != "" {
-		query, args := c.query, c.args
-		c.query, c.args = "", nil
+	if query, args := c.pop(); query != "" {
 		if _, err := c.IConn.ExecContext(ctx, query, args...); err != nil {
 			c.carried(err)
 		}

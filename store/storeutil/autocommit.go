@@ -236,15 +236,13 @@ func (ac *AutoCommit) ReplayJob(ctx context.Context, id string, now time.Time) e
 }
 
 // PruneJobs implements onboarding.Queries: a write, through Write.
-func (ac *AutoCommit) PruneJobs(ctx context.Context, before time.Time, limit int) (n int, err error) {
-	err = ac.Write(ctx, func(q onboarding.Queries) error { n, err = q.PruneJobs(ctx, before, limit); return err })
-	return n, err
+func (ac *AutoCommit) PruneJobs(ctx context.Context, before time.Time, limit int) (int, error) {
+	return ac.count(ctx, func(q onboarding.Queries) (int, error) { return q.PruneJobs(ctx, before, limit) })
 }
 
 // PruneIdempotencyKeys implements onboarding.Queries: a write, through Write.
-func (ac *AutoCommit) PruneIdempotencyKeys(ctx context.Context, before time.Time, limit int) (n int, err error) {
-	err = ac.Write(ctx, func(q onboarding.Queries) error { n, err = q.PruneIdempotencyKeys(ctx, before, limit); return err })
-	return n, err
+func (ac *AutoCommit) PruneIdempotencyKeys(ctx context.Context, before time.Time, limit int) (int, error) {
+	return ac.count(ctx, func(q onboarding.Queries) (int, error) { return q.PruneIdempotencyKeys(ctx, before, limit) })
 }
 
 // InsertIdempotencyKey implements onboarding.Queries: a write, through Write.

@@ -78,9 +78,8 @@ func (ac *AutoCommit) GetSimulation(ctx context.Context, partnerID, id string) (
 }
 
 // PruneBiometricsCodes implements onboarding.Queries: a write, through Write.
-func (ac *AutoCommit) PruneBiometricsCodes(ctx context.Context, before time.Time, limit int) (n int, err error) {
-	err = ac.Write(ctx, func(q onboarding.Queries) error { n, err = q.PruneBiometricsCodes(ctx, before, limit); return err })
-	return n, err
+func (ac *AutoCommit) PruneBiometricsCodes(ctx context.Context, before time.Time, limit int) (int, error) {
+	return ac.count(ctx, func(q onboarding.Queries) (int, error) { return q.PruneBiometricsCodes(ctx, before, limit) })
 }
 
 // InsertBiometricsCode implements onboarding.Queries: a write, through Write.
