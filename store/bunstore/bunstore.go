@@ -25,6 +25,13 @@ type Options struct {
 	// transaction.
 	MaxConcurrentWrites int
 
+	// SeparateCommits makes each unit of work on SQLite commit on its own. By default,
+	// with one write slot (MaxConcurrentWrites 1), units of work that queue for the slot
+	// share one transaction and one commit (group commit; see the package
+	// documentation), which about doubles the write throughput under concurrent writers
+	// and changes nothing a caller sees. Ignored on PostgreSQL.
+	SeparateCommits bool
+
 	// SynchronousJobCommits makes the Store's own ClaimJobs, ClaimJobBatch, CompleteJob,
 	// FailJob and FinishDeliveries calls wait for their commit to be flushed to disk on
 	// PostgreSQL. By default they commit
@@ -50,6 +57,7 @@ type Store struct {
 	pg      bool // PostgreSQL; else SQLite
 	inTx    bool // db is the caller's transaction: InTx uses savepoints
 	writers chan struct{}
+	groups  *groups // group commit on SQLite with one write slot; else nil
 	auto    *queries
 	// announcer notifies the jobs channel after commits (PostgreSQL over a *bun.DB).
 	announcer *announcer
@@ -89,6 +97,12 @@ func New(db bun.IDB, opts *Options) *Store {
 			n = 1
 		}
 		s.writers = make(chan struct{}, n)
+		switch db.(type) {
+		case *bun.DB, bun.Conn:
+			if n == 1 && !opts.SeparateCommits {
+				s.groups = &groups{maxAge: maxGroupAge}
+			}
+		}
 	}
 	s.auto = &queries{db: db, pg: s.pg, asyncJobCommits: s.pg && !s.inTx && !opts.SynchronousJobCommits,
 		claimHints: s.pg && !s.inTx}
@@ -144,6 +158,16 @@ const writeLockTimeout = 30 * time.Second
 
 // acquire takes a write slot on SQLite; release gives it back.
 func (s *Store) acquire(ctx context.Context) (release func(), err error) {
+	release, err = s.wait(ctx)
+	if err != nil && s.groups != nil {
+		// The holder may have left its group open for this writer, which no longer comes.
+		go s.flushGroup()
+	}
+	return release, err
+}
+
+// wait takes a write slot, counting the writers that queue for it.
+func (s *Store) wait(ctx context.Context) (release func(), err error) {
 	if s.writers == nil {
 		return func() {}, nil
 	}
@@ -151,6 +175,10 @@ func (s *Store) acquire(ctx context.Context) (release func(), err error) {
 	case s.writers <- struct{}{}:
 		return s.release, nil
 	default:
+	}
+	if s.groups != nil {
+		s.groups.waiting.Add(1)
+		defer s.groups.waiting.Add(-1)
 	}
 	t := time.NewTimer(writeLockTimeout)
 	defer t.Stop()
@@ -164,6 +192,15 @@ func (s *Store) acquire(ctx context.Context) (release func(), err error) {
 	}
 }
 
+// acquireAlone takes a write slot and commits the open group, if any, to write outside it.
+func (s *Store) acquireAlone(ctx context.Context) (release func(), err error) {
+	release, err = s.acquire(ctx)
+	if err == nil {
+		s.closeGroup()
+	}
+	return release, err
+}
+
 func (s *Store) release() { <-s.writers }
 
 // write runs a single-statement write outside any unit of work (the storeutil.WriteFunc
@@ -174,6 +211,10 @@ func (s *Store) write(ctx context.Context, fn func(q onboarding.Queries) error) 
 	release, err := s.acquire(ctx)
 	if err != nil {
 		return err
+	}
+	if s.groups != nil && (s.groups.cur != nil || s.groups.waiting.Load() > 0) {
+		// Others are writing: join their transaction rather than commit on our own.
+		return s.member(ctx, release, func(_ context.Context, q onboarding.Queries) error { return fn(q) })
 	}
 	defer release()
 	if s.auto.notify != notifyAfter {
@@ -190,16 +231,21 @@ func (s *Store) write(ctx context.Context, fn func(q onboarding.Queries) error) 
 }
 
 // InTx implements onboarding.Store. On a *bun.DB it is a database transaction (BEGIN
-// IMMEDIATE on SQLite, READ COMMITTED on PostgreSQL; compare-and-set settles races).
-// Inside the caller's bun.Tx it is a savepoint: a failure rolls back only the unit of
-// work, success leaves the commit to the caller. A panic in fn rolls back and re-panics.
-// A unit of work whose context ended is rolled back, never committed.
+// IMMEDIATE on SQLite, READ COMMITTED on PostgreSQL; compare-and-set settles races). On
+// SQLite, units of work that queue for the single writer share one transaction and its
+// commit (group commit, see the package documentation): InTx returns once the commit that
+// holds fn's work is done. Inside the caller's bun.Tx it is a savepoint: a failure rolls
+// back only the unit of work, success leaves the commit to the caller. A panic in fn rolls
+// back and re-panics. A unit of work whose context ended is rolled back, never committed.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, q onboarding.Queries) error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if s.inTx {
 		return s.inSavepoint(ctx, fn)
+	}
+	if s.groups != nil {
+		return s.inGroup(ctx, fn)
 	}
 	release, err := s.acquire(ctx)
 	if err != nil {

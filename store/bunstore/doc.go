@@ -103,7 +103,16 @@
 // SQLite allows one writer at a time. Rather than let concurrent writers spin in SQLite's
 // busy handler (which collapses throughput under contention), a Store over a SQLite *bun.DB
 // admits one writing unit of work at a time in the process (Options.MaxConcurrentWrites),
-// while reads run in parallel on the other connections of the pool (WAL mode).
+// while reads run in parallel on the other connections of the pool (WAL mode). Writers
+// that queue meanwhile do not each commit: the unit of work that holds the writer leaves
+// its transaction open for the next in line, and the last of the queue commits for all
+// (group commit, up to 32 units of work or 20 ms). Each InTx still returns only once its
+// work is committed, and a unit of work that fails leaves nothing behind without costing
+// the others theirs: the group records its write statements and, after such a failure,
+// rolls back and runs the others' statements again (group.go tells how, and what makes
+// that exact). Under concurrent registrations this commits about 2.4 times as many a
+// second as a commit per unit of work (BenchmarkGroupCommit). Options.SeparateCommits
+// turns it off.
 //
 // Times are stored in UTC with microsecond precision: TIMESTAMPTZ on PostgreSQL, INTEGER
 // unix microseconds on SQLite (exact, and sorted correctly).

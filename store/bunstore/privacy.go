@@ -230,7 +230,7 @@ func (s *Store) PurgeDeleted(ctx context.Context) error {
 	if s.pg || s.inTx {
 		return nil
 	}
-	release, err := s.acquire(ctx)
+	release, err := s.acquireAlone(ctx)
 	if err != nil {
 		return err
 	}
@@ -271,7 +271,7 @@ func (s *Store) Vacuum(ctx context.Context, full bool) error {
 		return errors.New("bunstore: Vacuum cannot run inside a transaction")
 	}
 	if !s.pg {
-		release, err := s.acquire(ctx)
+		release, err := s.acquireAlone(ctx)
 		if err != nil {
 			return err
 		}
