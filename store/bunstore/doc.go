@@ -107,12 +107,13 @@
 // that queue meanwhile do not each commit: the unit of work that holds the writer leaves
 // its transaction open for the next in line, and the last of the queue commits for all
 // (group commit, up to 32 units of work or 20 ms). Each InTx still returns only once its
-// work is committed, and a unit of work that fails leaves nothing behind without costing
+// group has ended, and a unit of work that fails leaves nothing behind without costing
 // the others theirs: the group records its write statements and, after such a failure,
 // rolls back and runs the others' statements again (group.go tells how, and what makes
-// that exact). Under concurrent registrations this commits about 2.4 times as many a
-// second as a commit per unit of work (BenchmarkGroupCommit). Options.SeparateCommits
-// turns it off.
+// that exact). Under 16 concurrent registrations this commits about 2.4 times as many a
+// second as a commit per unit of work (BenchmarkGroupCommit). A unit of work returns after
+// those that joined its group after it, so it must not wait for another;
+// Options.SeparateCommits turns it off.
 //
 // Times are stored in UTC with microsecond precision: TIMESTAMPTZ on PostgreSQL, INTEGER
 // unix microseconds on SQLite (exact, and sorted correctly).

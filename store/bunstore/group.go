@@ -22,37 +22,47 @@ import (
 // a time (the write slot). When writers queue for the slot, the unit of work that holds it
 // does not commit: it leaves its transaction open for the next in line, which runs in the
 // same transaction, and so on, until no writer is waiting, the group holds
-// maxGroupMembers units of work or it is maxGroupAge old. The last one commits for all;
-// each InTx returns only once the commit that holds its work has happened, with that
-// commit's error. Units of work that share a transaction share its pages in the
-// write-ahead log, its commit and the checkpoints: under concurrent writers a SQLite Store
-// commits about twice as many registrations a second.
+// maxGroupMembers units of work or has been open maxGroupAge. The last one commits for
+// all; each InTx returns only once its group has ended, with the commit's error. Units of
+// work that share a transaction share its pages in the write-ahead log, its commit and
+// the checkpoints (BenchmarkGroupCommit).
 //
-// What a caller sees does not change. A unit of work reads what the earlier ones of its
-// group wrote (they ran before it, and commit with it). One that fails, panics or whose
-// context ends after it wrote must leave nothing behind, without costing the others
-// their work and without a savepoint per unit of work (SQLite copies every page a
-// savepoint touches to a journal of its own, which costs more than the commits saved).
-// So each group records the write statements of its units of work, values and all, and
-// such a failure rewinds the group: the transaction is rolled back and the statements of
-// the earlier units of work run again, in order, in a new one on the same connection.
-// They give the same results: the database is the one they first ran on (PRAGMA
-// data_version shows that no other connection committed meanwhile, else the group
-// fails), statements carry their values (times and IDs come from Go), and each replayed
-// statement must affect as many rows as the first time. A statement that fails other than
-// on a constraint (an I/O error, which may have rolled the transaction back) rewinds the
-// group too. Statements of a group run without the unit of work's cancellation (SQLite
-// answers an interrupted write by rolling back the whole transaction); a unit of work
-// whose context ended stops at its next statement.
+// What a caller sees is what it would see had the units of work committed one by one in
+// the order they ran. A unit of work reads what the earlier ones of its group wrote: they
+// commit with it, and it returns only after that commit, even when it failed (a row its
+// insert conflicted with is then committed). The differences are in time: a unit of work
+// returns after the units of work that joined its group after it, so fn must not wait
+// for another unit of work, and a slow fn delays the others' return.
 //
-// When a rewind cannot restore the group, every unit of work of the group gets the error
-// and none of it is committed, as when the commit fails.
+// A unit of work that fails, panics or whose context ends must leave nothing behind,
+// without costing the others their work and without a savepoint per unit of work (SQLite
+// copies every page a savepoint touches to a journal of its own, which costs more than
+// the commits saved). So each group records the write statements of its units of work,
+// values and all, and when one that wrote fails, the group is rewound: the transaction is
+// rolled back and the statements of the earlier units of work run again, in order, in a
+// new one on the same connection. They give the same results: the database is the one
+// they first ran on (PRAGMA data_version shows that no other connection committed
+// meanwhile, else the group fails), statements carry their values (times and IDs come
+// from Go, and the schema has no AUTOINCREMENT, trigger or SQL clock), and each replayed
+// Exec must affect as many rows as the first time. A statement that changed no row is not
+// recorded.
+//
+// SQLite rolls the whole transaction back on some errors (I/O, a full disk, no memory).
+// After a statement fails other than on a constraint, and after every unit of work, the
+// Store checks that the transaction is still open (BEGIN fails inside one); if it is not,
+// the unit of work's later statements are refused, it fails, and the group is rewound.
+// Statements run without the unit of work's cancellation (SQLite answers an interrupted
+// write by rolling back the whole transaction); a unit of work whose context ended stops
+// at its next statement.
+//
+// When a rewind cannot restore the group, or the commit fails, every unit of work of the
+// group gets the error and none of it is committed.
 
 const (
 	// maxGroupMembers bounds the units of work in one transaction.
 	maxGroupMembers = 32
-	// maxGroupAge bounds how long the first unit of work of a group waits for its commit
-	// while others join.
+	// maxGroupAge bounds how long a group takes in units of work that queue (a unit of
+	// work that began before the bound still joins and runs to its end).
 	maxGroupAge = 20 * time.Millisecond
 )
 
@@ -71,7 +81,6 @@ type groups struct {
 // group is one shared transaction.
 type group struct {
 	conn    bun.Conn // the connection of tx, and of the rewinds
-	own     bool     // conn is the group's, closed when it ends
 	tx      bun.Tx
 	version int64 // PRAGMA data_version when the group began
 	started time.Time
@@ -94,13 +103,16 @@ type recorded struct {
 type recorder struct {
 	g   *group
 	log []recorded
-	// rewind is set when the group's transaction may no longer hold what it should: a
-	// statement failed other than on a constraint, or a write's outcome is unknown
-	// (QueryRowContext reports errors at Scan).
-	rewind bool
+	// ended is set when the group's transaction was found ended under the unit of work
+	// (SQLite rolls a transaction back on some errors: I/O, a full disk, no memory): later
+	// statements are refused, as they would run outside any transaction.
+	ended error
 }
 
 var _ bun.IConn = (*recorder)(nil)
+
+// errTxEnded is what a unit of work gets when the transaction ended under it.
+var errTxEnded = errors.New("bunstore: the transaction ended under the unit of work")
 
 // isRead reports whether query only reads.
 func isRead(query string) bool {
@@ -108,16 +120,37 @@ func isRead(query string) bool {
 	return len(q) >= 6 && strings.EqualFold(q[:6], "SELECT")
 }
 
-// failed notes a failed statement: a constraint leaves the transaction as it was, any
-// other failure may have rolled it back.
+// check sets ended if the group's transaction has ended: BEGIN fails inside one.
+func (r *recorder) check() bool {
+	if r.ended != nil {
+		return false
+	}
+	if _, err := r.g.tx.ExecContext(context.Background(), "BEGIN"); err == nil {
+		_, _ = r.g.tx.ExecContext(context.Background(), "ROLLBACK")
+		r.ended = errTxEnded
+		return false
+	}
+	return true
+}
+
+// failed notes a failed statement: a constraint leaves the transaction as it was; after
+// any other failure, check whether the transaction survived.
 func (r *recorder) failed(err error) {
 	if !strings.Contains(err.Error(), "constraint failed") {
-		r.rewind = true
+		r.check()
 	}
 }
 
+// refuse returns why a statement may not run: the context ended, or the transaction.
+func (r *recorder) refuse(ctx context.Context) error {
+	if r.ended != nil {
+		return r.ended
+	}
+	return ctx.Err()
+}
+
 func (r *recorder) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := ctx.Err(); err != nil {
+	if err := r.refuse(ctx); err != nil {
 		return nil, err
 	}
 	res, err := r.g.tx.ExecContext(context.WithoutCancel(ctx), query, args...)
@@ -128,16 +161,18 @@ func (r *recorder) ExecContext(ctx context.Context, query string, args ...any) (
 	if !isRead(query) {
 		n, err := res.RowsAffected()
 		if err != nil {
-			r.rewind = true
+			r.failed(err)
 			return res, err
 		}
-		r.log = append(r.log, recorded{query: query, args: keep(args), exec: true, rows: n})
+		if n > 0 { // one that changed nothing changes nothing when run again
+			r.log = append(r.log, recorded{query: query, args: keep(args), exec: true, rows: n})
+		}
 	}
 	return res, nil
 }
 
 func (r *recorder) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if err := ctx.Err(); err != nil {
+	if err := r.refuse(ctx); err != nil {
 		return nil, err
 	}
 	rows, err := r.g.tx.QueryContext(context.WithoutCancel(ctx), query, args...)
@@ -152,13 +187,16 @@ func (r *recorder) QueryContext(ctx context.Context, query string, args ...any) 
 }
 
 func (r *recorder) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if ctx.Err() != nil {
-		return r.g.tx.QueryRowContext(ctx, query, args...) // refused before it runs
+	if err := r.refuse(ctx); err != nil {
+		// Refused before it runs: database/sql answers a done context at once.
+		done, cancel := context.WithCancelCause(ctx)
+		cancel(err)
+		return r.g.tx.QueryRowContext(done, query, args...)
 	}
 	if !isRead(query) {
-		// Whether it wrote is known only at Scan: rewind in any case.
+		// Whether it wrote is known only at Scan: recorded in any case (a failure
+		// ends the unit of work, whose records then go).
 		r.log = append(r.log, recorded{query: query, args: keep(args)})
-		r.rewind = true
 	}
 	return r.g.tx.QueryRowContext(context.WithoutCancel(ctx), query, args...)
 }
@@ -188,8 +226,13 @@ func (s *Store) inGroup(ctx context.Context, fn func(ctx context.Context, q onbo
 	return s.member(ctx, release, fn)
 }
 
-// member runs fn in the open group, or begins one, and returns once the group's commit
-// holds fn's work (or fn failed). The caller holds the write slot, which member releases.
+// member runs fn in the open group, or begins one, and returns once the group has ended:
+// committed with fn's work, or without it when fn failed. The caller holds the write slot,
+// which member releases.
+//
+// A unit of work runs after the earlier ones of its group, and they wait for it: fn must
+// not wait for another unit of work (which may be queued behind it), and a slow fn delays
+// the commit of the others.
 func (s *Store) member(ctx context.Context, release func(), fn func(ctx context.Context, q onboarding.Queries) error) (err error) {
 	g, err := s.joinGroup(ctx)
 	if err != nil {
@@ -199,17 +242,21 @@ func (s *Store) member(ctx context.Context, release func(), fn func(ctx context.
 	rec := &recorder{g: g}
 	joined := false
 	defer func() {
-		if !joined && s.groups.cur == g && (len(rec.log) > 0 || rec.rewind) {
+		if !joined && s.groups.cur == g && (len(rec.log) > 0 || !rec.check()) {
 			s.rewind(g) // what fn wrote must go; a panic goes on after
 		}
 		s.endTurn(g)
 		release()
 		// Even a unit of work that failed returns only when its group ends: what it saw
 		// (such as the row its insert conflicted with) is then committed, as it would be
-		// had the others committed on their own first.
+		// had the others committed on their own first; or the group failed, which is
+		// then the error.
 		<-g.done
-		if joined {
+		switch {
+		case joined:
 			err = g.err
+		case g.err != nil && err != nil:
+			err = fmt.Errorf("%w (the unit of work had failed: %v)", g.err, err)
 		}
 	}()
 	if err := fn(ctx, &queries{db: rec, notify: s.auto.notify}); err != nil {
@@ -218,11 +265,10 @@ func (s *Store) member(ctx context.Context, release func(), fn func(ctx context.
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if rec.rewind && !s.alive(g) {
-		// fn went on after a failed statement that may have ended the transaction: what
-		// it wrote since ran outside it, and no rewind can tell which.
-		s.breakGroup(g, errors.New("the transaction ended under the unit of work"))
-		return g.err
+	// Whatever fn made of the errors it met, the transaction must still be the group's:
+	// else the next unit of work would run outside any.
+	if !rec.check() {
+		return rec.ended
 	}
 	g.log = append(g.log, rec.log...)
 	g.members++
@@ -237,19 +283,12 @@ func (s *Store) joinGroup(ctx context.Context) (*group, error) {
 	}
 	// The group outlives the unit of work that begins it: database/sql would roll the
 	// transaction back when that context ends.
-	bg := context.WithoutCancel(ctx)
-	g := &group{started: time.Now(), done: make(chan struct{})}
-	switch db := s.db.(type) {
-	case *bun.DB:
-		conn, err := db.Conn(bg)
-		if err != nil {
-			return nil, fmt.Errorf("bunstore: begin: %w", err)
-		}
-		g.conn, g.own = conn, true
-	case bun.Conn:
-		g.conn = db
+	conn, err := s.db.(*bun.DB).Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bunstore: begin: %w", err)
 	}
-	if err := s.begin(bg, g); err != nil {
+	g := &group{conn: conn, started: time.Now(), done: make(chan struct{})}
+	if err := s.begin(context.WithoutCancel(ctx), g); err != nil {
 		g.close()
 		return nil, err
 	}
@@ -272,20 +311,7 @@ func (s *Store) begin(ctx context.Context, g *group) error {
 }
 
 // close gives back g's connection.
-func (g *group) close() {
-	if g.own {
-		_ = g.conn.Close()
-	}
-}
-
-// alive reports whether g's transaction is still open: BEGIN fails inside one.
-func (s *Store) alive(g *group) bool {
-	if _, err := g.tx.ExecContext(context.Background(), "BEGIN"); err == nil {
-		_, _ = g.tx.ExecContext(context.Background(), "ROLLBACK")
-		return false
-	}
-	return true
-}
+func (g *group) close() { _ = g.conn.Close() }
 
 // rewind rolls g's transaction back and runs the writes of its members again in a new
 // one; if it cannot, the group is broken. The caller holds the write slot.
@@ -390,10 +416,11 @@ func (s *Store) closeGroup() {
 // flushGroup commits the open group once the write slot is free. A writer that stopped
 // waiting for the slot runs it: the holder may have left the group open for it.
 func (s *Store) flushGroup() {
-	release, err := s.wait(context.Background())
-	if err != nil {
-		return
+	for {
+		if release, err := s.wait(context.Background()); err == nil {
+			s.closeGroup()
+			release()
+			return
+		}
 	}
-	s.closeGroup()
-	release()
 }

@@ -106,8 +106,7 @@ func TestGroupMemberFailure(t *testing.T) {
 		case 3:
 			cctx, cancel := context.WithCancel(ctx)
 			cancel()
-			// A statement after the end of the context is refused; a unit of work that
-			// ignored it still fails at its end.
+			// A statement under a context that ended is refused.
 			_, err := q.GetCustomer(cctx, c.PartnerID, c.ID)
 			assert.ErrorIs(t, err, context.Canceled)
 			return err
@@ -129,60 +128,188 @@ func TestGroupMemberFailure(t *testing.T) {
 	assert.Positive(t, s.groups.rewinds.Load(), "a failure after earlier units of work rewound the group")
 }
 
-// TestGroupTransactionEndedUnderAMember: when a statement that failed other than on a
-// constraint may have ended the shared transaction, a unit of work that failed is
-// rewound, and one that went on regardless breaks the group: nobody is told their work
-// committed when part of it ran outside the transaction.
+// TestGroupTransactionEndedUnderAMember: when the shared transaction ends under a unit of
+// work (as SQLite ends it on an I/O error), the unit of work fails, whatever it made of
+// the errors, its later statements are refused rather than run outside any transaction,
+// and the others of its group keep their work.
 func TestGroupTransactionEndedUnderAMember(t *testing.T) {
 	t.Parallel()
-	for _, give := range []string{"fails", "goes on"} {
-		t.Run(give, func(t *testing.T) {
+	for _, how := range []string{"returns the error", "goes on", "ignores it", "silently"} {
+		t.Run(how, func(t *testing.T) {
 			t.Parallel()
 			s := New(openSQLiteTest(t), nil)
 			const n = 6
 			errs := queueWriters(t, s, n, func(i int, ctx context.Context, q onboarding.Queries) error {
-				if i == 3 { // a transaction SQLite rolled back (as on an I/O error), then a failed statement
-					db := q.(*queries).db
-					_, err := db.ExecContext(ctx, "ROLLBACK")
-					require.NoError(t, err)
-					_, err = db.ExecContext(ctx, "SELECT * FROM no_such_table")
-					require.Error(t, err)
-					if give == "fails" {
-						return err
-					}
+				if i != 3 {
+					return q.InsertCustomer(ctx, groupCustomer(i))
 				}
-				return q.InsertCustomer(ctx, groupCustomer(i))
+				db := q.(*queries).db
+				_, err := db.ExecContext(ctx, "ROLLBACK") // the transaction ends
+				require.NoError(t, err)
+				if how == "silently" {
+					return nil
+				}
+				_, err = db.ExecContext(ctx, "SELECT * FROM no_such_table")
+				require.Error(t, err)
+				switch how {
+				case "returns the error":
+					return err
+				case "goes on":
+					err := q.InsertCustomer(ctx, groupCustomer(i))
+					assert.ErrorIs(t, err, errTxEnded, "refused")
+					return err
+				}
+				_ = q.InsertCustomer(ctx, groupCustomer(i))
+				return nil
 			})
-			if give == "fails" {
-				require.Error(t, errs[3])
-				for i, err := range errs {
-					if i != 3 {
-						require.NoError(t, err, i)
-					}
-				}
-				assert.Equal(t, n-1, countRows(t, s.db, "customers"))
-				return
-			}
-			broken := 0
-			for _, err := range errs {
-				if errors.Is(err, errGroupBroken) {
-					broken++
-				}
-			}
-			assert.Positive(t, broken)
-			// Units of work that returned nil committed; the others left nothing but what
-			// ran outside the transaction (the unit of work 3's insert, in autocommit).
 			for i, err := range errs {
 				c := groupCustomer(i)
 				_, gerr := s.GetCustomer(context.Background(), c.PartnerID, c.ID)
-				if err == nil {
-					assert.NoError(t, gerr, i)
-				} else if i != 3 {
-					assert.ErrorIs(t, gerr, onboarding.ErrNotFound, i)
+				if i == 3 {
+					require.Error(t, err)
+					if how != "returns the error" {
+						assert.ErrorIs(t, err, errTxEnded)
+					}
+					assert.ErrorIs(t, gerr, onboarding.ErrNotFound, "nothing ran outside the transaction")
+					continue
 				}
+				require.NoError(t, err, i)
+				require.NoError(t, gerr, i)
 			}
 		})
 	}
+}
+
+// TestGroupRewindReplaysEveryKindOfWrite: a rewind replays writes made through Exec (a
+// customer), through Query (a claim, UPDATE … RETURNING) and through the Store's own
+// methods (a single-statement write that joined the group); a write that changed nothing
+// is not recorded, and a failure without writes does not rewind.
+func TestGroupRewindReplaysEveryKindOfWrite(t *testing.T) {
+	t.Parallel()
+	s := New(openSQLiteTest(t), nil)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	require.NoError(t, s.InsertJob(ctx, &onboarding.Job{ID: "job_1", Kind: onboarding.JobCreditAnalysis, PartnerID: "p0",
+		Args: []byte(`{}`), State: onboarding.JobAvailable, MaxAttempts: 3, RunAt: now, CreatedAt: now, UpdatedAt: now}))
+	s.groups.maxAge = time.Minute
+	s.writers <- struct{}{}
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	run := func(i int, fn func() error) {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = fn() }()
+		require.Eventually(t, func() bool { return s.groups.waiting.Load() == int32(i+1) }, 10*time.Second, time.Millisecond)
+	}
+	// In this order: a claim, a write of the Store's own, a failure without writes, a
+	// failure after a write.
+	run(0, func() error {
+		return s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+			jobs, err := q.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w1", Limit: 1, Now: now, Lease: time.Minute})
+			if err == nil && len(jobs) != 1 {
+				err = fmt.Errorf("claimed %d jobs", len(jobs))
+			}
+			return err
+		})
+	})
+	run(1, func() error { return s.InsertCustomer(ctx, groupCustomer(1)) })
+	run(2, func() error {
+		return s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+			// changes nothing: not recorded, and its failure needs no rewind
+			err := q.UpdateCustomer(ctx, groupCustomer(2))
+			assert.ErrorIs(t, err, onboarding.ErrNotFound)
+			return err
+		})
+	})
+	run(3, func() error {
+		return s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+			if err := q.InsertCustomer(ctx, groupCustomer(3)); err != nil {
+				return err
+			}
+			assert.Zero(t, s.groups.rewinds.Load(), "the failure without writes did not rewind")
+			return errors.New("boom")
+		})
+	})
+	<-s.writers
+	wg.Wait()
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	require.Error(t, errs[2])
+	require.Error(t, errs[3])
+	assert.Equal(t, int64(1), s.groups.rewinds.Load())
+	assert.Equal(t, int64(1), s.groups.commits.Load(), "one group")
+	j, err := s.GetJob(ctx, "job_1")
+	require.NoError(t, err)
+	assert.Equal(t, "w1", j.LockedBy, "the claim was replayed")
+	assert.Equal(t, 1, countRows(t, s.db, "customers"), "the Store's own write was replayed, the failed one's is gone")
+}
+
+// TestGroupRewindRefusesAnotherDatabase: a rewind that would replay the writes on a
+// database that changed meanwhile, or whose replay does not give what the writes first
+// did, fails the whole group instead.
+func TestGroupRewindRefusesAnotherDatabase(t *testing.T) {
+	t.Parallel()
+	for _, tamper := range []string{"data_version", "rows affected"} {
+		t.Run(tamper, func(t *testing.T) {
+			t.Parallel()
+			s := New(openSQLiteTest(t), nil)
+			errs := queueWriters(t, s, 3, func(i int, ctx context.Context, q onboarding.Queries) error {
+				if err := q.InsertCustomer(ctx, groupCustomer(i)); err != nil {
+					return err
+				}
+				g := s.groups.cur // the unit of work holds the write slot
+				if g.members < 2 {
+					return nil
+				}
+				if tamper == "data_version" {
+					g.version-- // as if another connection had committed
+				} else {
+					g.log[0].rows = 2
+				}
+				return errors.New("boom")
+			})
+			for _, err := range errs {
+				require.ErrorIs(t, err, errGroupBroken)
+			}
+			assert.Zero(t, countRows(t, s.db, "customers"))
+		})
+	}
+}
+
+// TestGroupMemberContextEnds: a unit of work whose context ends once it has written, before
+// it returns, is rolled back; the others of its group commit.
+func TestGroupMemberContextEnds(t *testing.T) {
+	t.Parallel()
+	s := New(openSQLiteTest(t), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.groups.maxAge = time.Minute
+	s.writers <- struct{}{}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := context.Background()
+			if i == 1 {
+				c = ctx
+			}
+			errs[i] = s.InTx(c, func(ctx context.Context, q onboarding.Queries) error {
+				if err := q.InsertCustomer(ctx, groupCustomer(i)); err != nil {
+					return err
+				}
+				if i == 1 {
+					cancel()
+				}
+				return nil
+			})
+		}()
+		require.Eventually(t, func() bool { return s.groups.waiting.Load() == int32(i+1) }, 10*time.Second, time.Millisecond)
+	}
+	<-s.writers
+	wg.Wait()
+	require.NoError(t, errs[0])
+	require.ErrorIs(t, errs[1], context.Canceled)
+	assert.Equal(t, 1, countRows(t, s.db, "customers"))
 }
 
 // leaveGroupOpen runs a unit of work that ends its turn while a writer seems to queue, so
