@@ -281,6 +281,7 @@ func TestGroupMemberContextEnds(t *testing.T) {
 	t.Parallel()
 	s := New(openSQLiteTest(t), nil)
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	s.groups.maxAge = time.Minute
 	s.writers <- struct{}{}
 	errs := make([]error, 2)
