@@ -372,3 +372,75 @@ func TestGroupClosedForWorkAlone(t *testing.T) {
 	require.NoError(t, s.PurgeDeleted(context.Background()))
 	assertCommitted(t, s, done)
 }
+
+// TestGroupStress: many goroutines run units of work on one customer (read it, update it
+// with its version, add a history row), a third of which fail after writing (an error or
+// a panic), through group commit; at the end the customer holds exactly the updates of
+// the units of work that returned nil, in order, and the history one row for each.
+func TestGroupStress(t *testing.T) {
+	t.Parallel()
+	s := New(openSQLiteTest(t), nil)
+	ctx := context.Background()
+	c := groupCustomer(0)
+	require.NoError(t, s.InsertCustomer(ctx, c))
+	const workers, each = 16, 25
+	var mu sync.Mutex
+	committed := 0
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				fail := (w+i)%3 == 0
+				err := func() (err error) {
+					defer func() {
+						if p := recover(); p != nil {
+							err = fmt.Errorf("panic: %v", p)
+						}
+					}()
+					return s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+						cur, err := q.GetCustomer(ctx, c.PartnerID, c.ID)
+						if err != nil {
+							return err
+						}
+						cur.Name = fmt.Sprintf("update %d", cur.Version)
+						if err := q.UpdateCustomer(ctx, cur); err != nil {
+							return err
+						}
+						if err := q.InsertTransition(ctx, &onboarding.Transition{ID: fmt.Sprintf("tr_%d_%d", w, i),
+							PartnerID: c.PartnerID, CustomerID: c.ID, Event: onboarding.EventRegister,
+							To: onboarding.StatusPendingKYC, Actor: "stress", CreatedAt: c.CreatedAt}); err != nil {
+							return err
+						}
+						switch {
+						case fail && i%2 == 0:
+							return errors.New("boom")
+						case fail:
+							panic("boom")
+						}
+						return nil
+					})
+				}()
+				if fail {
+					assert.Error(t, err)
+					continue
+				}
+				if assert.NoError(t, err) {
+					mu.Lock()
+					committed++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	got, err := s.GetCustomer(ctx, c.PartnerID, c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1+committed), got.Version, "one version per committed update")
+	assert.Equal(t, fmt.Sprintf("update %d", committed), got.Name, "the last committed update")
+	assert.Equal(t, committed, countRows(t, s.db, "transitions"))
+	assert.Positive(t, s.groups.rewinds.Load())
+	assert.Less(t, s.groups.commits.Load(), int64(committed), "units of work shared commits")
+	t.Logf("%d committed in %d commits, %d rewinds", committed, s.groups.commits.Load(), s.groups.rewinds.Load())
+}
