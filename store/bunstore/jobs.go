@@ -63,7 +63,7 @@ func (q *queries) GetJob(ctx context.Context, id string) (*onboarding.Job, error
 // ListJobs implements onboarding.Queries: oldest (lowest ID) first.
 func (q *queries) ListJobs(ctx context.Context, f onboarding.ListJobsParams) ([]*onboarding.Job, error) {
 	s := selectFrom(jobCols, `jobs`).
-		where(f.CustomerID != "", `customer_id = ?`, f.CustomerID).
+		where(f.CustomerID != "", `customer_id = ? AND customer_id <> ''`, f.CustomerID). // the index's predicate, said for SQLite
 		where(f.Kind != "", `kind = ?`, string(f.Kind)).
 		where(f.State != "", `state = ?`, string(f.State))
 	return all(ctx, q, s, `id`, f.Limit, scanJob)

@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -61,4 +62,70 @@ func TestFinishDeliveriesPlan(t *testing.T) {
 	require.NoError(t, rows.Err())
 	assert.Contains(t, plan.String(), "jobs_pkey")
 	assert.NotContains(t, plan.String(), "jobs_claim_idx", "%s", plan.String())
+}
+
+// TestCustomerJobsPlan: the jobs of a customer (an erasure, a listing) are found through
+// jobs_customer_idx, which leaves out the jobs of no customer (webhook deliveries), on
+// both databases. SQLite uses a partial index only when the WHERE clause repeats its
+// predicate, so the statements of DeleteCustomerJobs and ListJobs do.
+func TestCustomerJobsPlan(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := b.open(t)
+			s := New(db, nil)
+			now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+			require.NoError(t, s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+				for i := range 2000 {
+					j := &onboarding.Job{ID: onboarding.NewID("job"), Kind: onboarding.JobDeliverWebhook, PartnerID: "p1",
+						Args: []byte(`{}`), State: onboarding.JobAvailable, MaxAttempts: 5, RunAt: now, CreatedAt: now, UpdatedAt: now}
+					if i%100 == 0 {
+						j.Kind, j.CustomerID = onboarding.JobCreditAnalysis, onboarding.NewID("cust")
+					}
+					if err := q.InsertJob(ctx, j); err != nil {
+						return err
+					}
+				}
+				return nil
+			}))
+			_, err := db.ExecContext(ctx, "ANALYZE")
+			require.NoError(t, err)
+			def := "SELECT indexdef FROM pg_indexes WHERE indexname = 'jobs_customer_idx' AND schemaname = current_schema()"
+			if b.name == "sqlite" {
+				def = "SELECT sql FROM sqlite_master WHERE name = 'jobs_customer_idx'"
+			}
+			var sql string
+			require.NoError(t, db.QueryRowContext(ctx, def).Scan(&sql))
+			assert.Contains(t, sql, "WHERE", "the index leaves out the jobs of no customer")
+			explain := "EXPLAIN "
+			if b.name == "sqlite" {
+				explain = "EXPLAIN QUERY PLAN "
+			}
+			for _, query := range []string{
+				"DELETE FROM jobs WHERE customer_id = 'cust_x' AND customer_id <> '' AND partner_id = 'p1'",
+				"SELECT id FROM jobs WHERE customer_id = 'cust_x' AND customer_id <> '' ORDER BY id LIMIT 10",
+			} {
+				rows, err := db.QueryContext(ctx, explain+query)
+				require.NoError(t, err)
+				var plan strings.Builder
+				cols, _ := rows.Columns()
+				for rows.Next() {
+					vals := make([]any, len(cols))
+					for i := range vals {
+						vals[i] = new(any)
+					}
+					require.NoError(t, rows.Scan(vals...))
+					for _, v := range vals {
+						fmt.Fprintf(&plan, "%v ", *(v.(*any)))
+					}
+					plan.WriteString("\n")
+				}
+				require.NoError(t, rows.Err())
+				rows.Close()
+				assert.Contains(t, plan.String(), "jobs_customer_idx", "%s\n%s", query, plan.String())
+			}
+		})
+	}
 }

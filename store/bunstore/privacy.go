@@ -72,7 +72,7 @@ func (q *queries) DeleteCustomerOffers(ctx context.Context, partnerID, customerI
 
 // DeleteCustomerJobs implements onboarding.PrivacyQueries.
 func (q *queries) DeleteCustomerJobs(ctx context.Context, partnerID, customerID string) (int, error) {
-	return q.exec(ctx, `DELETE FROM jobs WHERE customer_id = ? AND partner_id = ?`, customerID, partnerID)
+	return q.exec(ctx, `DELETE FROM jobs WHERE customer_id = ? AND customer_id <> '' AND partner_id = ?`, customerID, partnerID)
 }
 
 // ScrubCustomerEvents implements onboarding.PrivacyQueries.
