@@ -158,7 +158,7 @@ const writeLockTimeout = 30 * time.Second
 // acquire takes a write slot on SQLite; release gives it back.
 func (s *Store) acquire(ctx context.Context) (release func(), err error) {
 	release, err = s.wait(ctx)
-	if err != nil && s.groups != nil {
+	if err != nil && s.groups != nil && s.groups.flushing.CompareAndSwap(false, true) {
 		// The holder may have left its group open for this writer, which no longer comes.
 		go s.flushGroup()
 	}

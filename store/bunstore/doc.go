@@ -110,8 +110,8 @@
 // group has ended, and a unit of work that fails leaves nothing behind without costing
 // the others theirs: the group records its write statements and, after such a failure,
 // rolls back and runs the others' statements again (group.go tells how, and what makes
-// that exact). Under 16 concurrent registrations this commits about 2.4 times as many a
-// second as a commit per unit of work (BenchmarkGroupCommit). A unit of work returns after
+// that exact). Under 16 concurrent registrations this commits about two and a half times
+// as many a second as a commit per unit of work (BenchmarkGroupCommit). A unit of work returns after
 // those that joined its group after it, so it must not wait for another;
 // Options.SeparateCommits turns it off.
 //

@@ -44,13 +44,16 @@ import (
 // they first ran on (PRAGMA data_version shows that no other connection committed
 // meanwhile, else the group fails), statements carry their values (times and IDs come
 // from Go, and the schema has no AUTOINCREMENT, trigger or SQL clock), and each replayed
-// Exec must affect as many rows as the first time. A statement that changed no row is not
-// recorded.
+// Exec must affect as many rows as the first time. A plain INSERT, UPDATE or DELETE run by
+// Exec that changed no row is not recorded; writes through Query and QueryRow always are.
 //
 // SQLite rolls the whole transaction back on some errors (I/O, a full disk, no memory).
 // After a statement fails other than on a constraint, and after every unit of work, the
 // Store checks that the transaction is still open (BEGIN fails inside one); if it is not,
-// the unit of work's later statements are refused, it fails, and the group is rewound.
+// the unit of work's later statements are refused, it fails, and the group is rewound. An
+// error that only reading a result's later rows reveals is seen at the end of the unit of
+// work: statements the unit of work ran in between ran outside the transaction, as they
+// would have without group commit.
 // Statements run without the unit of work's cancellation (SQLite answers an interrupted
 // write by rolling back the whole transaction); a unit of work whose context ended stops
 // at its next statement.
@@ -76,6 +79,8 @@ type groups struct {
 	maxAge  time.Duration // maxGroupAge (tests change it)
 	commits atomic.Int64  // transactions committed (tests)
 	rewinds atomic.Int64  // rewinds (tests)
+	// flushing is set while a flushGroup is pending (one is enough).
+	flushing atomic.Bool
 }
 
 // group is one shared transaction.
@@ -114,20 +119,39 @@ var _ bun.IConn = (*recorder)(nil)
 // errTxEnded is what a unit of work gets when the transaction ended under it.
 var errTxEnded = errors.New("bunstore: the transaction ended under the unit of work")
 
+// plainWrite reports whether query is one INSERT, UPDATE or DELETE without RETURNING,
+// whose rows affected (0: it changed nothing) the driver reports exactly.
+func plainWrite(query string) bool {
+	q := strings.ToUpper(strings.TrimLeft(query, " \t\r\n"))
+	for _, verb := range []string{"INSERT", "UPDATE", "DELETE"} {
+		if strings.HasPrefix(q, verb) {
+			return !strings.Contains(q, "RETURNING") && !strings.Contains(strings.TrimRight(q, "; \t\r\n"), ";")
+		}
+	}
+	return false
+}
+
 // isRead reports whether query only reads.
 func isRead(query string) bool {
 	q := strings.TrimLeft(query, " \t\r\n")
 	return len(q) >= 6 && strings.EqualFold(q[:6], "SELECT")
 }
 
-// check sets ended if the group's transaction has ended: BEGIN fails inside one.
+// check sets ended if the group's transaction has ended: inside one, BEGIN fails with
+// "cannot start a transaction within a transaction". It goes to database/sql directly,
+// not through bun's query hooks: it is bookkeeping, not a statement of the unit of work.
 func (r *recorder) check() bool {
 	if r.ended != nil {
 		return false
 	}
-	if _, err := r.g.tx.ExecContext(context.Background(), "BEGIN"); err == nil {
-		_, _ = r.g.tx.ExecContext(context.Background(), "ROLLBACK")
+	_, err := r.g.tx.Tx.ExecContext(context.Background(), "BEGIN")
+	switch {
+	case err == nil:
+		_, _ = r.g.tx.Tx.ExecContext(context.Background(), "ROLLBACK")
 		r.ended = errTxEnded
+		return false
+	case !strings.Contains(err.Error(), "within a transaction"):
+		r.ended = fmt.Errorf("%w: %w", errTxEnded, err)
 		return false
 	}
 	return true
@@ -164,7 +188,7 @@ func (r *recorder) ExecContext(ctx context.Context, query string, args ...any) (
 			r.failed(err)
 			return res, err
 		}
-		if n > 0 { // one that changed nothing changes nothing when run again
+		if n > 0 || !plainWrite(query) { // a plain write that changed nothing changes nothing again
 			r.log = append(r.log, recorded{query: query, args: keep(args), exec: true, rows: n})
 		}
 	}
@@ -193,12 +217,15 @@ func (r *recorder) QueryRowContext(ctx context.Context, query string, args ...an
 		cancel(err)
 		return r.g.tx.QueryRowContext(done, query, args...)
 	}
+	row := r.g.tx.QueryRowContext(context.WithoutCancel(ctx), query, args...)
+	if err := row.Err(); err != nil { // the driver ran the statement's first step already
+		r.failed(err)
+		return row
+	}
 	if !isRead(query) {
-		// Whether it wrote is known only at Scan: recorded in any case (a failure
-		// ends the unit of work, whose records then go).
 		r.log = append(r.log, recorded{query: query, args: keep(args)})
 	}
-	return r.g.tx.QueryRowContext(context.WithoutCancel(ctx), query, args...)
+	return row
 }
 
 // keep copies the byte slices of args, which their owner may reuse before a rewind.
@@ -260,6 +287,9 @@ func (s *Store) member(ctx context.Context, release func(), fn func(ctx context.
 		}
 	}()
 	if err := fn(ctx, &queries{db: rec, notify: s.auto.notify}); err != nil {
+		if rec.ended != nil && !errors.Is(err, errTxEnded) {
+			return fmt.Errorf("%w (the unit of work failed with: %v)", rec.ended, err)
+		}
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -303,7 +333,7 @@ func (s *Store) begin(ctx context.Context, g *group) error {
 		return fmt.Errorf("bunstore: begin: %w", err)
 	}
 	g.tx = tx
-	if err := tx.QueryRowContext(ctx, "PRAGMA data_version").Scan(&g.version); err != nil {
+	if err := tx.Tx.QueryRowContext(ctx, "PRAGMA data_version").Scan(&g.version); err != nil {
 		_ = tx.Rollback()
 		return fmt.Errorf("bunstore: begin: %w", err)
 	}
@@ -418,6 +448,9 @@ func (s *Store) closeGroup() {
 func (s *Store) flushGroup() {
 	for {
 		if release, err := s.wait(context.Background()); err == nil {
+			// Cleared once the slot is held, before the commit: a writer that gives up
+			// later, for a group opened after this commit, starts a flush of its own.
+			s.groups.flushing.Store(false)
 			s.closeGroup()
 			release()
 			return

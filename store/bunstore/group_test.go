@@ -10,6 +10,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/codes"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/onboardkit/onboarding"
 )
@@ -134,7 +138,7 @@ func TestGroupMemberFailure(t *testing.T) {
 // and the others of its group keep their work.
 func TestGroupTransactionEndedUnderAMember(t *testing.T) {
 	t.Parallel()
-	for _, how := range []string{"returns the error", "goes on", "ignores it", "silently"} {
+	for _, how := range []string{"returns the error", "goes on", "ignores it", "silently", "a row fails"} {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
 			s := New(openSQLiteTest(t), nil)
@@ -148,6 +152,13 @@ func TestGroupTransactionEndedUnderAMember(t *testing.T) {
 				require.NoError(t, err)
 				if how == "silently" {
 					return nil
+				}
+				if how == "a row fails" {
+					var n int
+					require.Error(t, db.QueryRowContext(ctx, "SELECT count(*) FROM no_such_table").Scan(&n))
+					err := q.InsertCustomer(ctx, groupCustomer(i))
+					assert.ErrorIs(t, err, errTxEnded, "refused")
+					return nil // as if it went on regardless
 				}
 				_, err = db.ExecContext(ctx, "SELECT * FROM no_such_table")
 				require.Error(t, err)
@@ -443,4 +454,31 @@ func TestGroupStress(t *testing.T) {
 	assert.Positive(t, s.groups.rewinds.Load())
 	assert.Less(t, s.groups.commits.Load(), int64(committed), "units of work shared commits")
 	t.Logf("%d committed in %d commits, %d rewinds", committed, s.groups.commits.Load(), s.groups.rewinds.Load())
+}
+
+// TestGroupBookkeepingIsNotTraced: the Store's own statements around a group (the
+// transaction's check, the data_version read) do not show up as spans: with telemetry on,
+// every span of a unit of work is its caller's, and none failed.
+func TestGroupBookkeepingIsNotTraced(t *testing.T) {
+	t.Parallel()
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	db := openSQLiteTest(t)
+	Instrument(db, &TelemetryOptions{TracerProvider: tp, MeterProvider: sdkmetric.NewMeterProvider()})
+	s := New(db, nil)
+	ctx, parent := tp.Tracer("test").Start(context.Background(), "caller")
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+		return q.InsertCustomer(ctx, groupCustomer(0))
+	}))
+	parent.End()
+	names := map[string]int{}
+	for _, sp := range spans.Ended() {
+		if sp.Name() == "caller" {
+			continue
+		}
+		names[sp.Name()]++
+		assert.True(t, sp.Parent().IsValid(), "%s has a parent", sp.Name())
+		assert.NotEqual(t, codes.Error, sp.Status().Code, "%s", sp.Name())
+	}
+	assert.Equal(t, map[string]int{"BEGIN": 1, "INSERT": 1, "COMMIT": 1}, names)
 }
