@@ -3,6 +3,7 @@ package backoffice
 import (
 	"cmp"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -37,7 +38,7 @@ func (h *Handler) decide(r *http.Request, op *Operator, customerID, documentID s
 		_, err = h.svc.ReviewDocumentAs(ctx, c.PartnerID, documentID, onboarding.ReviewParams{Decision: decision, Reason: reason}, op.Actor())
 	}
 	h.audit(r, op, onboarding.AuditEntry{Action: action, PartnerID: c.PartnerID, CustomerID: c.ID, Target: documentID,
-		Detail: outcome(reason, err)})
+		Detail: reasonOutcome(reason, err)})
 	return c, err
 }
 
@@ -49,7 +50,7 @@ func (h *Handler) denyCustomer(r *http.Request, op *Operator, customerID, reason
 	}
 	c2, err := h.svc.DenyCustomer(ctx, c.PartnerID, c.ID, reason, op.Actor())
 	h.audit(r, op, onboarding.AuditEntry{Action: onboarding.AuditDeny, PartnerID: c.PartnerID, CustomerID: c.ID,
-		Detail: outcome(strings.TrimSpace(reason), err)})
+		Detail: reasonOutcome(strings.TrimSpace(reason), err)})
 	if err != nil {
 		return c, err
 	}
@@ -176,6 +177,17 @@ func outcome(detail string, err error) string {
 		return detail
 	}
 	return withNote(detail, "refused: "+strings.TrimPrefix(err.Error(), "onboarding: "))
+}
+
+// reasonOutcome is outcome for a decision with the operator's reason, which may quote
+// the customer's personal data. A decision refused because the customer or the document
+// is gone, as when an erasure won the race and has already emptied the customer's audit
+// details, keeps no reason: the entry would otherwise bring it back after the erasure.
+func reasonOutcome(reason string, err error) string {
+	if errors.Is(err, onboarding.ErrNotFound) {
+		return outcome("", err)
+	}
+	return outcome(reason, err)
 }
 
 // withNote appends " (note)" to detail, or is note alone when detail is empty. A long

@@ -2,6 +2,7 @@ package backoffice
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -27,4 +28,16 @@ func TestOutcomeKeepsTheRefusal(t *testing.T) {
 		assert.LessOrEqual(t, len(short), onboarding.MaxAuditText)
 		assert.True(t, strings.HasSuffix(short, "(retention hold until 2031-01-02 set aside)"))
 	}
+}
+
+// TestDecisionOnAGoneCustomerKeepsNoReason: a decision refused because its customer is
+// gone (an erasure won the race, and has emptied the customer's audit details) records
+// the refusal without the operator's reason, which may quote personal data.
+func TestDecisionOnAGoneCustomerKeepsNoReason(t *testing.T) {
+	gone := fmt.Errorf("%w: customer cust_1", onboarding.ErrNotFound)
+	got := reasonOutcome("Selfie is not Maria da Silva", gone)
+	assert.NotContains(t, got, "Maria")
+	assert.True(t, strings.HasPrefix(got, "refused: "), got)
+	assert.Equal(t, "Blurry (refused: the customer is denied)",
+		reasonOutcome("Blurry", errors.New("onboarding: the customer is denied")))
 }

@@ -265,6 +265,21 @@ func TestDocumentFromAnotherCustomerIsNotFound(t *testing.T) {
 	res := e.postForm(t, reviewer, "/backoffice/customers/"+a.ID+"/documents/"+docsB["req_ccmei"].ID+"/approve", nil)
 	assert.Equal(t, http.StatusNotFound, res.StatusCode)
 	assert.Equal(t, http.StatusNotFound, e.get(t, reviewer, "/backoffice/customers/cust_missing").StatusCode)
+
+	// A decision refused because what it is about is gone (as after an erasure that won
+	// the race) keeps no reason in the audit log: it may quote personal data.
+	res = e.postForm(t, reviewer, "/backoffice/customers/"+a.ID+"/documents/"+docsB["req_selfie_applicant"].ID+"/reject",
+		url.Values{"reason": {"The selfie is not Maria da Silva"}})
+	assert.Equal(t, http.StatusNotFound, res.StatusCode)
+	found := false
+	for _, entry := range e.audit(t) {
+		if entry.Action == onboarding.AuditReject && entry.CustomerID == a.ID {
+			found = true
+			assert.NotContains(t, entry.Detail, "Maria")
+			assert.Contains(t, entry.Detail, "refused")
+		}
+	}
+	assert.True(t, found, "the refused decision is audited")
 }
 
 func TestCrossOriginPostIsRefused(t *testing.T) {
