@@ -14,10 +14,12 @@ import (
 	"github.com/onboardkit/onboarding"
 )
 
-// templates is a query hook that records the template of every query sent.
+// templates is a query hook that records the template of every query sent, and the
+// query as sent (values in place).
 type templates struct {
-	mu   sync.Mutex
-	sent []string
+	mu        sync.Mutex
+	sent      []string
+	formatted []string
 }
 
 func (h *templates) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
@@ -26,6 +28,20 @@ func (h *templates) AfterQuery(_ context.Context, e *bun.QueryEvent) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.sent = append(h.sent, e.QueryTemplate)
+	h.formatted = append(h.formatted, e.Query)
+}
+
+// matching returns the queries sent, values in place, that contain s.
+func (h *templates) matching(s string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, q := range h.formatted {
+		if strings.Contains(q, s) {
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 func (h *templates) count() int {

@@ -18,15 +18,16 @@ import (
 	"github.com/onboardkit/onboarding"
 )
 
-// queueWriters runs n units of work that queue for the write slot while the test holds it,
-// then releases the slot so that they share transactions, and returns their errors.
-func queueWriters(t *testing.T, s *Store, n int, fn func(i int, ctx context.Context, q onboarding.Queries) error) []error {
+// queueOps starts ops one after the other while the test holds the write slot, each
+// queuing for it in turn, then releases the slot so that they share transactions in that
+// order, and returns their errors (a panic as an error).
+func queueOps(t *testing.T, s *Store, ops ...func() error) []error {
 	t.Helper()
 	s.groups.maxAge = time.Minute // however slow the machine
 	s.writers <- struct{}{}       // hold the slot until all queue
-	errs := make([]error, n)
+	errs := make([]error, len(ops))
 	var wg sync.WaitGroup
-	for i := range n {
+	for i, op := range ops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -35,13 +36,25 @@ func queueWriters(t *testing.T, s *Store, n int, fn func(i int, ctx context.Cont
 					errs[i] = fmt.Errorf("panic: %v", p)
 				}
 			}()
-			errs[i] = s.InTx(context.Background(), func(ctx context.Context, q onboarding.Queries) error { return fn(i, ctx, q) })
+			errs[i] = op()
 		}()
+		require.Eventually(t, func() bool { return s.groups.waiting.Load() == int32(i+1) }, 10*time.Second, time.Millisecond)
 	}
-	require.Eventually(t, func() bool { return s.groups.waiting.Load() == int32(n) }, 10*time.Second, time.Millisecond)
 	<-s.writers
 	wg.Wait()
 	return errs
+}
+
+// queueWriters runs n units of work through queueOps.
+func queueWriters(t *testing.T, s *Store, n int, fn func(i int, ctx context.Context, q onboarding.Queries) error) []error {
+	t.Helper()
+	ops := make([]func() error, n)
+	for i := range ops {
+		ops[i] = func() error {
+			return s.InTx(context.Background(), func(ctx context.Context, q onboarding.Queries) error { return fn(i, ctx, q) })
+		}
+	}
+	return queueOps(t, s, ops...)
 }
 
 // groupCustomer is unit of work i's customer: one partner each, so that tax keys do not
@@ -202,46 +215,36 @@ func TestGroupRewindReplaysEveryKindOfWrite(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	require.NoError(t, s.InsertJob(ctx, &onboarding.Job{ID: "job_1", Kind: onboarding.JobCreditAnalysis, PartnerID: "p0",
 		Args: []byte(`{}`), State: onboarding.JobAvailable, MaxAttempts: 3, RunAt: now, CreatedAt: now, UpdatedAt: now}))
-	s.groups.maxAge = time.Minute
-	s.writers <- struct{}{}
-	errs := make([]error, 4)
-	var wg sync.WaitGroup
-	run := func(i int, fn func() error) {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = fn() }()
-		require.Eventually(t, func() bool { return s.groups.waiting.Load() == int32(i+1) }, 10*time.Second, time.Millisecond)
-	}
 	// In this order: a claim, a write of the Store's own, a failure without writes, a
 	// failure after a write.
-	run(0, func() error {
-		return s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
-			jobs, err := q.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w1", Limit: 1, Now: now, Lease: time.Minute})
-			if err == nil && len(jobs) != 1 {
-				err = fmt.Errorf("claimed %d jobs", len(jobs))
-			}
-			return err
-		})
-	})
-	run(1, func() error { return s.InsertCustomer(ctx, groupCustomer(1)) })
-	run(2, func() error {
-		return s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
-			// changes nothing: not recorded, and its failure needs no rewind
-			err := q.UpdateCustomer(ctx, groupCustomer(2))
-			assert.ErrorIs(t, err, onboarding.ErrNotFound)
-			return err
-		})
-	})
-	run(3, func() error {
-		return s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
-			if err := q.InsertCustomer(ctx, groupCustomer(3)); err != nil {
+	errs := queueOps(t, s,
+		func() error {
+			return s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+				jobs, err := q.ClaimJobs(ctx, onboarding.ClaimParams{Worker: "w1", Limit: 1, Now: now, Lease: time.Minute})
+				if err == nil && len(jobs) != 1 {
+					err = fmt.Errorf("claimed %d jobs", len(jobs))
+				}
 				return err
-			}
-			assert.Zero(t, s.groups.rewinds.Load(), "the failure without writes did not rewind")
-			return errors.New("boom")
+			})
+		},
+		func() error { return s.InsertCustomer(ctx, groupCustomer(1)) },
+		func() error {
+			return s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+				// changes nothing: not recorded, and its failure needs no rewind
+				err := q.UpdateCustomer(ctx, groupCustomer(2))
+				assert.ErrorIs(t, err, onboarding.ErrNotFound)
+				return err
+			})
+		},
+		func() error {
+			return s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+				if err := q.InsertCustomer(ctx, groupCustomer(3)); err != nil {
+					return err
+				}
+				assert.Zero(t, s.groups.rewinds.Load(), "the failure without writes did not rewind")
+				return errors.New("boom")
+			})
 		})
-	})
-	<-s.writers
-	wg.Wait()
 	require.NoError(t, errs[0])
 	require.NoError(t, errs[1])
 	require.Error(t, errs[2])
@@ -293,32 +296,18 @@ func TestGroupMemberContextEnds(t *testing.T) {
 	s := New(openSQLiteTest(t), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s.groups.maxAge = time.Minute
-	s.writers <- struct{}{}
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
-	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := context.Background()
-			if i == 1 {
-				c = ctx
-			}
-			errs[i] = s.InTx(c, func(ctx context.Context, q onboarding.Queries) error {
+	write := func(ctx context.Context, i int, end func()) func() error {
+		return func() error {
+			return s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
 				if err := q.InsertCustomer(ctx, groupCustomer(i)); err != nil {
 					return err
 				}
-				if i == 1 {
-					cancel()
-				}
+				end()
 				return nil
 			})
-		}()
-		require.Eventually(t, func() bool { return s.groups.waiting.Load() == int32(i+1) }, 10*time.Second, time.Millisecond)
+		}
 	}
-	<-s.writers
-	wg.Wait()
+	errs := queueOps(t, s, write(context.Background(), 0, func() {}), write(ctx, 1, cancel))
 	require.NoError(t, errs[0])
 	require.ErrorIs(t, errs[1], context.Canceled)
 	assert.Equal(t, 1, countRows(t, s.db, "customers"))

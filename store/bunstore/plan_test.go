@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bun"
 
 	"github.com/onboardkit/onboarding"
 )
@@ -106,14 +104,14 @@ func TestCustomerJobsPlan(t *testing.T) {
 				explain = "EXPLAIN QUERY PLAN "
 			}
 			// The statements the Store sends, as sent (values in place).
-			hook := &captureHook{}
+			hook := &templates{}
 			db.AddQueryHook(hook)
 			_, err = s.ListJobs(ctx, onboarding.ListJobsParams{CustomerID: "cust_x", Limit: 10})
 			require.NoError(t, err)
 			_, err = s.DeleteCustomerJobs(ctx, "p1", "cust_x")
 			require.NoError(t, err)
 			sent := hook.matching("FROM jobs")
-			require.Len(t, sent, 2, "%v", hook.queries)
+			require.Len(t, sent, 2, "%v", hook.sent)
 			for _, query := range sent {
 				rows, err := db.QueryContext(ctx, explain+query)
 				require.NoError(t, err)
@@ -136,31 +134,4 @@ func TestCustomerJobsPlan(t *testing.T) {
 			}
 		})
 	}
-}
-
-// captureHook records the statements bun sends.
-type captureHook struct {
-	mu      sync.Mutex
-	queries []string
-}
-
-func (h *captureHook) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
-
-func (h *captureHook) AfterQuery(_ context.Context, e *bun.QueryEvent) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.queries = append(h.queries, e.Query)
-}
-
-// matching returns the recorded statements that contain s.
-func (h *captureHook) matching(s string) []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []string
-	for _, q := range h.queries {
-		if strings.Contains(q, s) {
-			out = append(out, q)
-		}
-	}
-	return out
 }
