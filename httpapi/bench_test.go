@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,11 +17,14 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"golang.org/x/time/rate"
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/httpapi"
 	"github.com/onboardkit/onboarding/onboardingtest"
+	"github.com/onboardkit/onboarding/store/bunstore"
 	"github.com/onboardkit/onboarding/taxid"
 )
 
@@ -32,7 +36,9 @@ const benchWorkers = 16
 // on the same Service, with benchWorkers concurrent clients each, in alternating halves
 // so both see the same table sizes. It reports both rates, both p99 latencies, and
 // x-raw = HTTP rate / Go rate (the goal is ≥ 0.7). The idempotency-key variant sends an
-// Idempotency-Key with every HTTP request: two more writes each.
+// Idempotency-Key with every HTTP request: two more writes each. On SQLite it also
+// reports how many registrations a commit held on each side (go-units/commit,
+// http-units/commit), from the Store's onboarding.store.group_commit.size histogram.
 //
 //	go test ./httpapi -run '^$' -bench Registrations -benchtime 4000x
 func BenchmarkRegistrations(b *testing.B) {
@@ -48,7 +54,15 @@ func BenchmarkRegistrations(b *testing.B) {
 }
 
 func benchRegistrations(b *testing.B, be backend, withKey bool) {
-	store := be.open(b)
+	var store onboarding.Store
+	var sizes *sdkmetric.ManualReader // SQLite: the units of work each commit held
+	if be.name == "sqlite" {
+		sizes = sdkmetric.NewManualReader()
+		store = bunstore.New(openSQLite(b), &bunstore.Options{
+			MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(sizes))})
+	} else {
+		store = be.open(b)
+	}
 	discard := slog.New(slog.DiscardHandler)
 	svc := onboardingtest.NewService(b, store, &onboarding.Options{Logger: discard})
 	h := httpapi.New(svc, &httpapi.Options{Clients: testClients(), TokenKey: testTokenKey, Logger: discard,
@@ -116,13 +130,17 @@ func benchRegistrations(b *testing.B, be backend, withKey bool) {
 	b.ResetTimer()
 	var goDur, httpDur time.Duration
 	var goLat, httpLat []time.Duration
+	var goSizes, httpSizes commitSizes
 	half := n / 2
-	for round, span := range [][2]int{{0, half}, {half, n}} {
-		_ = round
+	for _, span := range [][2]int{{0, half}, {half, n}} {
+		before := readCommitSizes(b, sizes)
 		d, lat := runWorkers(b, span[0], span[1], goOp)
 		goDur, goLat = goDur+d, append(goLat, lat...)
+		between := readCommitSizes(b, sizes)
 		d, lat = runWorkers(b, n+span[0], n+span[1], httpOp)
 		httpDur, httpLat = httpDur+d, append(httpLat, lat...)
+		goSizes.add(between, before)
+		httpSizes.add(readCommitSizes(b, sizes), between)
 	}
 	b.StopTimer()
 
@@ -133,6 +151,48 @@ func benchRegistrations(b *testing.B, be backend, withKey bool) {
 	b.ReportMetric(p99(goLat), "go-p99-ms")
 	b.ReportMetric(p99(httpLat), "http-p99-ms")
 	b.ReportMetric(httpRate/goRate, "x-raw")
+	if goSizes.commits > 0 && httpSizes.commits > 0 {
+		b.ReportMetric(goSizes.mean(), "go-units/commit")
+		b.ReportMetric(httpSizes.mean(), "http-units/commit")
+	}
+}
+
+// commitSizes sums the Store's onboarding.store.group_commit.size histogram.
+type commitSizes struct {
+	commits uint64
+	units   int64
+}
+
+// add adds the commits made between the readings from and to.
+func (c *commitSizes) add(to, from commitSizes) {
+	c.commits += to.commits - from.commits
+	c.units += to.units - from.units
+}
+
+func (c commitSizes) mean() float64 { return float64(c.units) / float64(c.commits) }
+
+// readCommitSizes reads the histogram so far; zero without a reader.
+func readCommitSizes(b *testing.B, r *sdkmetric.ManualReader) commitSizes {
+	var c commitSizes
+	if r == nil {
+		return c
+	}
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		b.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != "onboarding.store.group_commit.size" {
+				continue
+			}
+			for _, dp := range m.Data.(metricdata.Histogram[int64]).DataPoints {
+				c.commits += dp.Count
+				c.units += dp.Sum
+			}
+		}
+	}
+	return c
 }
 
 // runWorkers runs op(from..to-1) on benchWorkers goroutines; it returns the wall time

@@ -297,7 +297,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		logger.Warn("no scorer configured: credit analyses stay queued until a Service with one runs (see examples/custom-scorer)")
 	}
 	applyReviewer(opts, reviewer)
-	svc, err := onboarding.New(bunstore.New(db, nil), opts)
+	svc, err := onboarding.New(bunstore.New(db, &bunstore.Options{MeterProvider: tel.mp}), opts)
 	if err != nil {
 		return err
 	}

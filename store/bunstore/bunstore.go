@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/driver/pgdriver"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/onboardkit/onboarding"
 	"github.com/onboardkit/onboarding/store/storeutil"
@@ -44,6 +45,12 @@ type Options struct {
 	// per job. Everything else (and these calls inside InTx or a caller's transaction)
 	// always commits synchronously.
 	SynchronousJobCommits bool
+
+	// MeterProvider, when set, receives the Store's own metric: on SQLite with group
+	// commit, the histogram onboarding.store.group_commit.size, the units of work each
+	// commit held (see the package documentation). nil records nothing. The statements'
+	// timings and the connection pool's gauges come from Instrument.
+	MeterProvider metric.MeterProvider
 }
 
 // Store is the onboarding.Store on a bun database. Create it with New; it is safe for
@@ -101,6 +108,9 @@ func New(db bun.IDB, opts *Options) *Store {
 		s.writers = make(chan struct{}, n)
 		if _, ok := db.(*bun.DB); ok && n == 1 && !opts.SeparateCommits {
 			s.groups = &groups{maxAge: maxGroupAge}
+			if opts.MeterProvider != nil {
+				s.groups.instrument(opts.MeterProvider)
+			}
 		}
 	}
 	s.auto = &queries{db: db, pg: s.pg, asyncJobCommits: s.pg && !s.inTx && !opts.SynchronousJobCommits,

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/onboardkit/onboarding"
 )
@@ -81,6 +83,27 @@ type groups struct {
 	rewinds atomic.Int64  // rewinds (tests)
 	// flushing is set while a flushGroup is pending (one is enough).
 	flushing atomic.Bool
+	// size records each commit's units of work (Options.MeterProvider); nil: not
+	// recorded.
+	size     metric.Int64Histogram
+	sizeAttr metric.RecordOption
+}
+
+// groupSizeBuckets are the boundaries of onboarding.store.group_commit.size, up to
+// maxGroupMembers.
+var groupSizeBuckets = []float64{1, 2, 4, 8, 16, 32}
+
+// instrument makes the group_commit.size histogram of mp. The metric is optional: a
+// provider refusing the instrument leaves it unrecorded.
+func (gs *groups) instrument(mp metric.MeterProvider) {
+	h, err := mp.Meter(instrumentationName).Int64Histogram("onboarding.store.group_commit.size",
+		metric.WithUnit("{unit_of_work}"),
+		metric.WithDescription("Units of work committed together in one SQLite transaction (group commit)."),
+		metric.WithExplicitBucketBoundaries(groupSizeBuckets...))
+	if err != nil {
+		return
+	}
+	gs.size, gs.sizeAttr = h, metric.WithAttributeSet(attribute.NewSet(attrDBSystem.String("sqlite")))
 }
 
 // group is one shared transaction.
@@ -422,6 +445,9 @@ func (s *Store) commitGroup(g *group) {
 		err = fmt.Errorf("bunstore: commit: %w", cerr)
 	} else {
 		s.groups.commits.Add(1)
+		if s.groups.size != nil {
+			s.groups.size.Record(context.Background(), int64(g.members), s.groups.sizeAttr)
+		}
 	}
 	s.finish(g, err)
 }

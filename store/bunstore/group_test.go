@@ -10,8 +10,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -92,6 +94,50 @@ func TestGroupCommit(t *testing.T) {
 
 	sep := New(openSQLiteTest(t), &Options{SeparateCommits: true})
 	assert.Nil(t, sep.groups, "SeparateCommits turns group commit off")
+}
+
+// TestGroupCommitSizeMetric: with Options.MeterProvider, each commit records how many
+// units of work it held; a Store without group commit records nothing.
+func TestGroupCommitSizeMetric(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	s := New(openSQLiteTest(t), &Options{MeterProvider: mp})
+	const n = 5
+	for _, err := range queueWriters(t, s, n, func(i int, ctx context.Context, q onboarding.Queries) error {
+		return q.InsertCustomer(ctx, groupCustomer(i))
+	}) {
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+		return q.InsertCustomer(ctx, groupCustomer(n)) // alone
+	}))
+
+	sep := New(openSQLiteTest(t), &Options{MeterProvider: mp, SeparateCommits: true})
+	require.NoError(t, sep.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+		return q.InsertCustomer(ctx, groupCustomer(0))
+	}))
+
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(ctx, &rm))
+	var points []metricdata.HistogramDataPoint[int64]
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == "onboarding.store.group_commit.size" {
+				assert.Equal(t, "{unit_of_work}", m.Unit)
+				points = append(points, m.Data.(metricdata.Histogram[int64]).DataPoints...)
+			}
+		}
+	}
+	require.Len(t, points, 1)
+	p := points[0]
+	assert.Equal(t, uint64(2), p.Count, "one commit of the queued units of work, one alone")
+	assert.Equal(t, int64(n+1), p.Sum)
+	assert.Equal(t, metricdata.NewExtrema[int64](n), p.Max)
+	assert.Equal(t, metricdata.NewExtrema[int64](1), p.Min)
+	assert.Equal(t, []float64{1, 2, 4, 8, 16, 32}, p.Bounds)
+	assert.Equal(t, attribute.NewSet(attribute.String("db.system", "sqlite")), p.Attributes)
 }
 
 // TestGroupMemberFailure: a unit of work that wrote and then failed, panicked or saw its
