@@ -58,8 +58,9 @@ func benchRegistrations(b *testing.B, be backend, withKey bool) {
 	var sizes *sdkmetric.ManualReader // SQLite: the units of work each commit held
 	if be.name == "sqlite" {
 		sizes = sdkmetric.NewManualReader()
-		store = bunstore.New(openSQLite(b), &bunstore.Options{
-			MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(sizes))})
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sizes))
+		b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+		store = bunstore.New(openSQLite(b), &bunstore.Options{MeterProvider: mp})
 	} else {
 		store = be.open(b)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/driver/pgdriver"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/onboardkit/onboarding"
@@ -46,10 +47,11 @@ type Options struct {
 	// always commits synchronously.
 	SynchronousJobCommits bool
 
-	// MeterProvider, when set, receives the Store's own metric: on SQLite with group
-	// commit, the histogram onboarding.store.group_commit.size, the units of work each
-	// commit held (see the package documentation). nil records nothing. The statements'
-	// timings and the connection pool's gauges come from Instrument.
+	// MeterProvider receives the Store's own metric: on SQLite with group commit, the
+	// histogram onboarding.store.group_commit.size, the units of work each write
+	// transaction committed (a write alone, outside any group, counts one). Default
+	// otel.GetMeterProvider(). The statements' timings and the connection pool's gauges
+	// come from Instrument.
 	MeterProvider metric.MeterProvider
 }
 
@@ -108,9 +110,11 @@ func New(db bun.IDB, opts *Options) *Store {
 		s.writers = make(chan struct{}, n)
 		if _, ok := db.(*bun.DB); ok && n == 1 && !opts.SeparateCommits {
 			s.groups = &groups{maxAge: maxGroupAge}
-			if opts.MeterProvider != nil {
-				s.groups.instrument(opts.MeterProvider)
+			mp := opts.MeterProvider
+			if mp == nil {
+				mp = otel.GetMeterProvider()
 			}
+			s.groups.instrument(mp)
 		}
 	}
 	s.auto = &queries{db: db, pg: s.pg, asyncJobCommits: s.pg && !s.inTx && !opts.SynchronousJobCommits,
@@ -227,7 +231,11 @@ func (s *Store) write(ctx context.Context, fn func(q onboarding.Queries) error) 
 	}
 	defer release()
 	if s.auto.notify != notifyAfter {
-		return fn(s.auto)
+		err := fn(s.auto)
+		if err == nil {
+			s.groups.record(1) // committed alone
+		}
+		return err
 	}
 	q := *s.auto // ready is per statement: s.auto is shared
 	if err := fn(&q); err != nil {

@@ -113,8 +113,8 @@
 // that exact). Under 16 concurrent registrations this commits about two and a half times
 // as many a second as a commit per unit of work (BenchmarkGroupCommit). A unit of work returns after
 // those that joined its group after it, so it must not wait for another;
-// Options.SeparateCommits turns it off. With Options.MeterProvider, the histogram
-// onboarding.store.group_commit.size records the units of work of each commit.
+// Options.SeparateCommits turns it off. The histogram onboarding.store.group_commit.size
+// (Options.MeterProvider) records the units of work of each commit.
 //
 // Times are stored in UTC with microsecond precision: TIMESTAMPTZ on PostgreSQL, INTEGER
 // unix microseconds on SQLite (exact, and sorted correctly).

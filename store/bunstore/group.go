@@ -83,8 +83,8 @@ type groups struct {
 	rewinds atomic.Int64  // rewinds (tests)
 	// flushing is set while a flushGroup is pending (one is enough).
 	flushing atomic.Bool
-	// size records each commit's units of work (Options.MeterProvider); nil: not
-	// recorded.
+	// size records each commit's units of work (Options.MeterProvider); nil when the
+	// provider refused it.
 	size     metric.Int64Histogram
 	sizeAttr metric.RecordOption
 }
@@ -104,6 +104,13 @@ func (gs *groups) instrument(mp metric.MeterProvider) {
 		return
 	}
 	gs.size, gs.sizeAttr = h, metric.WithAttributeSet(attribute.NewSet(attrDBSystem.String("sqlite")))
+}
+
+// record records a commit of n units of work; gs may be nil (no group commit).
+func (gs *groups) record(n int) {
+	if gs != nil && gs.size != nil {
+		gs.size.Record(context.Background(), int64(n), gs.sizeAttr)
+	}
 }
 
 // group is one shared transaction.
@@ -445,9 +452,7 @@ func (s *Store) commitGroup(g *group) {
 		err = fmt.Errorf("bunstore: commit: %w", cerr)
 	} else {
 		s.groups.commits.Add(1)
-		if s.groups.size != nil {
-			s.groups.size.Record(context.Background(), int64(g.members), s.groups.sizeAttr)
-		}
+		s.groups.record(g.members)
 	}
 	s.finish(g, err)
 }

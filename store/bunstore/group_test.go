@@ -96,8 +96,10 @@ func TestGroupCommit(t *testing.T) {
 	assert.Nil(t, sep.groups, "SeparateCommits turns group commit off")
 }
 
-// TestGroupCommitSizeMetric: with Options.MeterProvider, each commit records how many
-// units of work it held; a Store without group commit records nothing.
+// TestGroupCommitSizeMetric: with Options.MeterProvider, each write transaction records
+// how many units of work it committed: a group's that succeeded, one for a write alone,
+// none for a unit of work that failed alone; a Store without group commit records
+// nothing.
 func TestGroupCommitSizeMetric(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -105,19 +107,29 @@ func TestGroupCommitSizeMetric(t *testing.T) {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	s := New(openSQLiteTest(t), &Options{MeterProvider: mp})
 	const n = 5
-	for _, err := range queueWriters(t, s, n, func(i int, ctx context.Context, q onboarding.Queries) error {
+	errs := queueWriters(t, s, n, func(i int, ctx context.Context, q onboarding.Queries) error {
+		if i == 2 {
+			return errors.New("refused")
+		}
 		return q.InsertCustomer(ctx, groupCustomer(i))
-	}) {
-		require.NoError(t, err)
+	})
+	for i, err := range errs {
+		if i == 2 {
+			require.Error(t, err)
+		} else {
+			require.NoError(t, err)
+		}
 	}
-	require.NoError(t, s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
-		return q.InsertCustomer(ctx, groupCustomer(n)) // alone
+	require.Error(t, s.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
+		return errors.New("refused") // alone: its group commits nothing
 	}))
+	require.NoError(t, s.InsertCustomer(ctx, groupCustomer(n))) // a write alone, outside any group
 
 	sep := New(openSQLiteTest(t), &Options{MeterProvider: mp, SeparateCommits: true})
 	require.NoError(t, sep.InTx(ctx, func(ctx context.Context, q onboarding.Queries) error {
 		return q.InsertCustomer(ctx, groupCustomer(0))
 	}))
+	require.NoError(t, sep.InsertCustomer(ctx, groupCustomer(1)))
 
 	var rm metricdata.ResourceMetrics
 	require.NoError(t, reader.Collect(ctx, &rm))
@@ -132,9 +144,9 @@ func TestGroupCommitSizeMetric(t *testing.T) {
 	}
 	require.Len(t, points, 1)
 	p := points[0]
-	assert.Equal(t, uint64(2), p.Count, "one commit of the queued units of work, one alone")
-	assert.Equal(t, int64(n+1), p.Sum)
-	assert.Equal(t, metricdata.NewExtrema[int64](n), p.Max)
+	assert.Equal(t, uint64(2), p.Count, "the group of the queued units of work that succeeded, the write alone")
+	assert.Equal(t, int64(n), p.Sum)
+	assert.Equal(t, metricdata.NewExtrema[int64](n-1), p.Max)
 	assert.Equal(t, metricdata.NewExtrema[int64](1), p.Min)
 	assert.Equal(t, []float64{1, 2, 4, 8, 16, 32}, p.Bounds)
 	assert.Equal(t, attribute.NewSet(attribute.String("db.system", "sqlite")), p.Attributes)
