@@ -3,6 +3,7 @@ package onboarding
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -263,6 +264,13 @@ type AuditEntry struct {
 	// Detail is the reason given, or what went wrong.
 	Detail    string    `json:"detail,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// Redacted, when set with CustomerID, says that Detail quotes what may be the
+	// customer's personal data (an operator's reason), and is Detail without it.
+	// RecordAudit then writes the entry in a unit of work that first takes the customer's
+	// row, as an erasure does: an erasure under way ends first and the entry gets Redacted
+	// (the customer is gone), and an erasure that comes later finds the entry and empties
+	// its Detail with the others. Not stored.
+	Redacted *string `json:"-"`
 }
 
 // The audit actions the back office records.
@@ -296,8 +304,10 @@ type ListAuditParams struct {
 // RecordAudit cuts longer text.
 const MaxAuditText = 1000
 
-// RecordAudit appends e to the audit log, with a new ID and the current time. Free text
-// is kept printable and bounded.
+// RecordAudit appends e to the audit log, with a new ID and the current time, and returns
+// the entry written. Free text is kept printable and bounded. With e.Redacted set, the
+// entry is written after any erasure of its customer under way, and with Redacted as its
+// Detail when the customer is gone.
 func (s *Service) RecordAudit(ctx context.Context, e AuditEntry) (*AuditEntry, error) {
 	ve := &ValidationError{}
 	checkText(ve, "actor", e.Actor, true, maxNameLen)
@@ -308,10 +318,29 @@ func (s *Service) RecordAudit(ctx context.Context, e AuditEntry) (*AuditEntry, e
 	e.ID, e.CreatedAt = NewID("aud"), s.clock()
 	e.PartnerID, e.CustomerID = truncate(e.PartnerID, 64), truncate(e.CustomerID, maxExternalIDLen)
 	e.Target, e.Detail = cleanText(e.Target, maxExternalIDLen), cleanText(e.Detail, MaxAuditText)
-	if err := s.store.InsertAuditEntry(ctx, &e); err != nil {
+	redacted := e.Redacted
+	e.Redacted = nil
+	if redacted == nil || e.CustomerID == "" {
+		if err := s.store.InsertAuditEntry(ctx, &e); err != nil {
+			return nil, err
+		}
+		return &e, nil
+	}
+	var written AuditEntry
+	err := s.store.InTx(ctx, func(ctx context.Context, q Queries) error {
+		written = e
+		switch err := q.LockCustomer(ctx, e.PartnerID, e.CustomerID); {
+		case errors.Is(err, ErrNotFound):
+			written.Detail = cleanText(*redacted, MaxAuditText) // erased: its data must not come back
+		case err != nil:
+			return err
+		}
+		return q.InsertAuditEntry(ctx, &written)
+	})
+	if err != nil {
 		return nil, err
 	}
-	return &e, nil
+	return &written, nil
 }
 
 // ListAudit returns the audit log, newest first.

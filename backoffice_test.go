@@ -247,6 +247,69 @@ func TestRecordAudit(t *testing.T) {
 	assert.Equal(t, e.ID, page.Data[0].ID)
 }
 
+// TestRecordAuditRedacted: an entry whose detail quotes the customer (Redacted set) keeps
+// it while the customer exists, and the erasure empties it; written after the erasure it
+// gets its Redacted detail instead; an entry without Redacted is written as given. Under
+// concurrent erasures no such entry is left with the reason.
+func TestRecordAuditRedacted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, nil)
+	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
+	require.NoError(t, err)
+	reason := "the photo is not " + c.Name
+	decision := func(redacted string) onboarding.AuditEntry {
+		return onboarding.AuditEntry{Actor: "operator:ana", Action: onboarding.AuditReject, PartnerID: "p1",
+			CustomerID: c.ID, Target: "doc_1", Detail: reason, Redacted: &redacted}
+	}
+	before, err := b.svc.RecordAudit(ctx, decision(""))
+	require.NoError(t, err)
+	assert.Equal(t, reason, before.Detail)
+	assert.Nil(t, before.Redacted)
+	_, err = b.svc.EraseCustomer(ctx, "p1", c.ID, onboarding.EraseParams{Reason: "request"})
+	require.NoError(t, err)
+	after, err := b.svc.RecordAudit(ctx, decision("refused: not found"))
+	require.NoError(t, err)
+	assert.Equal(t, "refused: not found", after.Detail)
+	plain, err := b.svc.RecordAudit(ctx, onboarding.AuditEntry{Actor: "operator:ana", Action: onboarding.AuditErase,
+		PartnerID: "p1", CustomerID: c.ID, Detail: "request"})
+	require.NoError(t, err)
+	assert.Equal(t, "request", plain.Detail)
+	page, err := b.svc.ListAudit(ctx, onboarding.ListAuditParams{CustomerID: c.ID})
+	require.NoError(t, err)
+	details := map[string]string{}
+	for _, e := range page.Data {
+		details[e.ID] = e.Detail
+	}
+	assert.Equal(t, map[string]string{before.ID: "", after.ID: "refused: not found", plain.ID: "request"}, details)
+
+	for range 5 {
+		c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Go(func() {
+				if i == 8 {
+					_, err := b.svc.EraseCustomer(ctx, "p1", c.ID, onboarding.EraseParams{Reason: "request"})
+					assert.NoError(t, err)
+					return
+				}
+				redacted := ""
+				_, err := b.svc.RecordAudit(ctx, onboarding.AuditEntry{Actor: "operator:ana", Action: onboarding.AuditDeny,
+					PartnerID: "p1", CustomerID: c.ID, Detail: "denied: " + c.Name, Redacted: &redacted})
+				assert.NoError(t, err)
+			})
+		}
+		wg.Wait()
+		page, err := b.svc.ListAudit(ctx, onboarding.ListAuditParams{CustomerID: c.ID})
+		require.NoError(t, err)
+		require.Len(t, page.Data, 15)
+		for _, e := range page.Data {
+			assert.NotContains(t, e.Detail, c.Name)
+		}
+	}
+}
+
 // FuzzParseCustomerQuery: a search box's text never panics the parser, its CPF and CNPJ
 // are set only when valid, and the IDs it looks for are bounded.
 func FuzzParseCustomerQuery(f *testing.F) {
