@@ -264,13 +264,6 @@ type AuditEntry struct {
 	// Detail is the reason given, or what went wrong.
 	Detail    string    `json:"detail,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
-	// Redacted, when set with CustomerID, says that Detail quotes what may be the
-	// customer's personal data (an operator's reason), and is Detail without it.
-	// RecordAudit then writes the entry in a unit of work that first takes the customer's
-	// row, as an erasure does: an erasure under way ends first and the entry gets Redacted
-	// (the customer is gone), and an erasure that comes later finds the entry and empties
-	// its Detail with the others. Not stored.
-	Redacted *string `json:"-"`
 }
 
 // The audit actions the back office records.
@@ -305,23 +298,32 @@ type ListAuditParams struct {
 const MaxAuditText = 1000
 
 // RecordAudit appends e to the audit log, with a new ID and the current time, and returns
-// the entry written. Free text is kept printable and bounded. With e.Redacted set, the
-// entry is written after any erasure of its customer under way, and with Redacted as its
-// Detail when the customer is gone.
+// the entry written. Free text is kept printable and bounded.
 func (s *Service) RecordAudit(ctx context.Context, e AuditEntry) (*AuditEntry, error) {
-	ve := &ValidationError{}
-	checkText(ve, "actor", e.Actor, true, maxNameLen)
-	checkText(ve, "action", e.Action, true, 64)
-	if err := ve.orNil(); err != nil {
+	if err := s.prepareAudit(&e); err != nil {
 		return nil, err
 	}
-	e.ID, e.CreatedAt = NewID("aud"), s.clock()
-	e.PartnerID, e.CustomerID = truncate(e.PartnerID, 64), truncate(e.CustomerID, maxExternalIDLen)
-	e.Target, e.Detail = cleanText(e.Target, maxExternalIDLen), cleanText(e.Detail, MaxAuditText)
-	redacted := e.Redacted
-	e.Redacted = nil
-	if redacted == nil || e.CustomerID == "" {
-		if err := s.store.InsertAuditEntry(ctx, &e); err != nil {
+	if err := s.store.InsertAuditEntry(ctx, &e); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// RecordCustomerAudit is RecordAudit for an entry whose Detail may quote the personal data
+// of its customer (e.CustomerID, of e.PartnerID), such as an operator's reason for a
+// decision. redacted is the Detail to write instead once that customer is gone: it must
+// hold no personal data. The entry is written in a unit of work that first takes the
+// customer's row, as an erasure does: an erasure under way ends first, and if it erased
+// the customer the entry gets redacted; an erasure that comes later empties the entry's
+// Detail with the customer's other entries. Either way the erasure leaves no reason of
+// the entry behind.
+func (s *Service) RecordCustomerAudit(ctx context.Context, e AuditEntry, redacted string) (*AuditEntry, error) {
+	if err := s.prepareAudit(&e); err != nil {
+		return nil, err
+	}
+	redacted = cleanText(redacted, MaxAuditText)
+	if e.CustomerID == "" || e.Detail == redacted {
+		if err := s.store.InsertAuditEntry(ctx, &e); err != nil { // nothing to take back
 			return nil, err
 		}
 		return &e, nil
@@ -331,7 +333,7 @@ func (s *Service) RecordAudit(ctx context.Context, e AuditEntry) (*AuditEntry, e
 		written = e
 		switch err := q.LockCustomer(ctx, e.PartnerID, e.CustomerID); {
 		case errors.Is(err, ErrNotFound):
-			written.Detail = cleanText(*redacted, MaxAuditText) // erased: its data must not come back
+			written.Detail = redacted // erased: its data must not come back
 		case err != nil:
 			return err
 		}
@@ -341,6 +343,20 @@ func (s *Service) RecordAudit(ctx context.Context, e AuditEntry) (*AuditEntry, e
 		return nil, err
 	}
 	return &written, nil
+}
+
+// prepareAudit checks e and gives it its ID, time and bounded text.
+func (s *Service) prepareAudit(e *AuditEntry) error {
+	ve := &ValidationError{}
+	checkText(ve, "actor", e.Actor, true, maxNameLen)
+	checkText(ve, "action", e.Action, true, 64)
+	if err := ve.orNil(); err != nil {
+		return err
+	}
+	e.ID, e.CreatedAt = NewID("aud"), s.clock()
+	e.PartnerID, e.CustomerID = truncate(e.PartnerID, 64), truncate(e.CustomerID, maxExternalIDLen)
+	e.Target, e.Detail = cleanText(e.Target, maxExternalIDLen), cleanText(e.Detail, MaxAuditText)
+	return nil
 }
 
 // ListAudit returns the audit log, newest first.

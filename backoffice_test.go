@@ -247,34 +247,33 @@ func TestRecordAudit(t *testing.T) {
 	assert.Equal(t, e.ID, page.Data[0].ID)
 }
 
-// TestRecordAuditRedacted: an entry whose detail quotes the customer (Redacted set) keeps
-// it while the customer exists, and the erasure empties it; written after the erasure it
-// gets its Redacted detail instead; an entry without Redacted is written as given. Under
-// concurrent erasures no such entry is left with the reason.
-func TestRecordAuditRedacted(t *testing.T) {
+// TestRecordCustomerAudit: an entry that may quote its customer keeps its detail while
+// the customer exists, and the erasure empties it; written after the erasure, it gets its
+// redacted detail instead; RecordAudit writes an entry as given. Entries racing an
+// erasure are never left with the reason.
+func TestRecordCustomerAudit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t, nil)
 	c, _, err := b.svc.CreateCustomer(ctx, "p1", params(t))
 	require.NoError(t, err)
 	reason := "the photo is not " + c.Name
-	decision := func(redacted string) onboarding.AuditEntry {
-		return onboarding.AuditEntry{Actor: "operator:ana", Action: onboarding.AuditReject, PartnerID: "p1",
-			CustomerID: c.ID, Target: "doc_1", Detail: reason, Redacted: &redacted}
-	}
-	before, err := b.svc.RecordAudit(ctx, decision(""))
+	decision := onboarding.AuditEntry{Actor: "operator:ana", Action: onboarding.AuditReject, PartnerID: "p1",
+		CustomerID: c.ID, Target: "doc_1", Detail: reason}
+	before, err := b.svc.RecordCustomerAudit(ctx, decision, "")
 	require.NoError(t, err)
 	assert.Equal(t, reason, before.Detail)
-	assert.Nil(t, before.Redacted)
 	_, err = b.svc.EraseCustomer(ctx, "p1", c.ID, onboarding.EraseParams{Reason: "request"})
 	require.NoError(t, err)
-	after, err := b.svc.RecordAudit(ctx, decision("refused: not found"))
+	after, err := b.svc.RecordCustomerAudit(ctx, decision, "refused: not found")
 	require.NoError(t, err)
 	assert.Equal(t, "refused: not found", after.Detail)
 	plain, err := b.svc.RecordAudit(ctx, onboarding.AuditEntry{Actor: "operator:ana", Action: onboarding.AuditErase,
 		PartnerID: "p1", CustomerID: c.ID, Detail: "request"})
 	require.NoError(t, err)
 	assert.Equal(t, "request", plain.Detail)
+	_, err = b.svc.RecordCustomerAudit(ctx, onboarding.AuditEntry{Action: onboarding.AuditDeny}, "")
+	assert.ErrorIs(t, err, onboarding.ErrInvalidInput, "no actor")
 	page, err := b.svc.ListAudit(ctx, onboarding.ListAuditParams{CustomerID: c.ID})
 	require.NoError(t, err)
 	details := map[string]string{}
@@ -294,9 +293,8 @@ func TestRecordAuditRedacted(t *testing.T) {
 					assert.NoError(t, err)
 					return
 				}
-				redacted := ""
-				_, err := b.svc.RecordAudit(ctx, onboarding.AuditEntry{Actor: "operator:ana", Action: onboarding.AuditDeny,
-					PartnerID: "p1", CustomerID: c.ID, Detail: "denied: " + c.Name, Redacted: &redacted})
+				_, err := b.svc.RecordCustomerAudit(ctx, onboarding.AuditEntry{Actor: "operator:ana",
+					Action: onboarding.AuditDeny, PartnerID: "p1", CustomerID: c.ID, Detail: "denied: " + c.Name}, "")
 				assert.NoError(t, err)
 			})
 		}

@@ -37,8 +37,8 @@ func (h *Handler) decide(r *http.Request, op *Operator, customerID, documentID s
 	if err == nil {
 		_, err = h.svc.ReviewDocumentAs(ctx, c.PartnerID, documentID, onboarding.ReviewParams{Decision: decision, Reason: reason}, op.Actor())
 	}
-	h.audit(r, op, onboarding.AuditEntry{Action: action, PartnerID: c.PartnerID, CustomerID: c.ID, Target: documentID,
-		Detail: reasonOutcome(reason, err), Redacted: new(outcome("", err))})
+	h.auditCustomer(r, op, onboarding.AuditEntry{Action: action, PartnerID: c.PartnerID, CustomerID: c.ID, Target: documentID,
+		Detail: reasonOutcome(reason, err)}, outcome("", err))
 	return c, err
 }
 
@@ -49,8 +49,8 @@ func (h *Handler) denyCustomer(r *http.Request, op *Operator, customerID, reason
 		return nil, err
 	}
 	c2, err := h.svc.DenyCustomer(ctx, c.PartnerID, c.ID, reason, op.Actor())
-	h.audit(r, op, onboarding.AuditEntry{Action: onboarding.AuditDeny, PartnerID: c.PartnerID, CustomerID: c.ID,
-		Detail: reasonOutcome(strings.TrimSpace(reason), err), Redacted: new(outcome("", err))})
+	h.auditCustomer(r, op, onboarding.AuditEntry{Action: onboarding.AuditDeny, PartnerID: c.PartnerID, CustomerID: c.ID,
+		Detail: reasonOutcome(strings.TrimSpace(reason), err)}, outcome("", err))
 	if err != nil {
 		return c, err
 	}
@@ -183,8 +183,8 @@ func outcome(detail string, err error) string {
 // the customer's personal data. A decision refused because the customer or the document
 // is gone, as when an erasure won the race and has already emptied the customer's audit
 // details, keeps no reason: the entry would otherwise bring it back after the erasure.
-// The entry also carries outcome without the reason as its Redacted detail, for an
-// erasure that comes between the decision and its entry.
+// The entry is written with outcome without the reason as its redacted detail
+// (auditCustomer), for an erasure that comes between the decision and its entry.
 func reasonOutcome(reason string, err error) string {
 	if errors.Is(err, onboarding.ErrNotFound) {
 		return outcome("", err)

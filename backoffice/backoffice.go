@@ -1,6 +1,7 @@
 package backoffice
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -256,11 +257,36 @@ func (h *Handler) deny(w http.ResponseWriter, r *http.Request, api bool, status 
 // audit writes an operator's action to the audit log; a failure to write it is logged
 // (the action itself is done).
 func (h *Handler) audit(r *http.Request, op *Operator, e onboarding.AuditEntry) {
+	h.record(r, op, e, func(ctx context.Context, e onboarding.AuditEntry) error {
+		_, err := h.svc.RecordAudit(ctx, e)
+		return err
+	})
+}
+
+// auditCustomer is audit for an entry whose Detail quotes an operator's reason about the
+// customer, which may hold personal data; redacted is that Detail without the reason
+// (onboarding.Service.RecordCustomerAudit).
+func (h *Handler) auditCustomer(r *http.Request, op *Operator, e onboarding.AuditEntry, redacted string) {
+	h.record(r, op, e, func(ctx context.Context, e onboarding.AuditEntry) error {
+		_, err := h.svc.RecordCustomerAudit(ctx, e, redacted)
+		return err
+	})
+}
+
+// auditTimeout bounds the writing of an audit entry, which may wait for an erasure of its
+// customer under way.
+const auditTimeout = 30 * time.Second
+
+// record writes e as op with write. The action is done whatever the operator does next:
+// the entry is written even when the request is cancelled meanwhile.
+func (h *Handler) record(r *http.Request, op *Operator, e onboarding.AuditEntry, write func(context.Context, onboarding.AuditEntry) error) {
 	if op != nil {
 		e.Actor = op.Actor()
 	}
-	if _, err := h.svc.RecordAudit(r.Context(), e); err != nil {
-		h.log.ErrorContext(r.Context(), "backoffice: audit", "error", err, "action", e.Action)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), auditTimeout)
+	defer cancel()
+	if err := write(ctx, e); err != nil {
+		h.log.ErrorContext(ctx, "backoffice: audit", "error", err, "action", e.Action)
 	}
 }
 

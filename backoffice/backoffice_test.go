@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -280,6 +281,62 @@ func TestDocumentFromAnotherCustomerIsNotFound(t *testing.T) {
 		}
 	}
 	assert.True(t, found, "the refused decision is audited")
+}
+
+// afterCommit runs a function once, right after the next unit of work that commits.
+type afterCommit struct {
+	onboarding.Store
+	next atomic.Pointer[func()]
+}
+
+func (s *afterCommit) InTx(ctx context.Context, fn func(context.Context, onboarding.Queries) error) error {
+	err := s.Store.InTx(ctx, fn)
+	if f := s.next.Swap(nil); f != nil && err == nil {
+		(*f)()
+	}
+	return err
+}
+
+// TestDecisionThenErasureKeepsNoReason: an erasure that comes between a decision's commit
+// and its audit entry leaves an entry without the operator's reason, which names the
+// customer (a rejection and a denial, on memstore and SQLite).
+func TestDecisionThenErasureKeepsNoReason(t *testing.T) {
+	t.Parallel()
+	for _, sqlite := range []bool{false, true} {
+		hook := &afterCommit{}
+		e := newEnv(t, envOptions{sqlite: sqlite, wrap: func(s onboarding.Store) onboarding.Store {
+			hook.Store = s
+			return hook
+		}})
+		eraseNext := func(c *onboarding.Customer) {
+			f := func() {
+				_, err := e.svc.EraseCustomer(context.Background(), c.PartnerID, c.ID, onboarding.EraseParams{Reason: "request"})
+				assert.NoError(t, err)
+			}
+			hook.next.Store(&f)
+		}
+		a, docs := e.submitted(t, "acme")
+		b, _ := e.submitted(t, "acme")
+		reviewer := e.loggedIn(t, reviewerName, reviewerPass)
+		eraseNext(a)
+		res := e.postForm(t, reviewer, "/backoffice/customers/"+a.ID+"/documents/"+docs["req_selfie_applicant"].ID+"/reject",
+			url.Values{"reason": {"The selfie is not " + a.Name}})
+		require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+		admin := e.loggedIn(t, adminName, adminPass)
+		eraseNext(b)
+		res = e.postForm(t, admin, "/backoffice/customers/"+b.ID+"/deny", url.Values{"reason": {"Sanctions list: " + b.Name}})
+		require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+
+		seen := map[string]bool{}
+		for _, entry := range e.audit(t) {
+			if entry.Action == onboarding.AuditReject && entry.CustomerID == a.ID ||
+				entry.Action == onboarding.AuditDeny && entry.CustomerID == b.ID {
+				seen[entry.Action] = true
+				assert.Empty(t, entry.Detail, "sqlite %v: %s", sqlite, entry.Action)
+			}
+		}
+		assert.Equal(t, map[string]bool{onboarding.AuditReject: true, onboarding.AuditDeny: true}, seen, "sqlite %v", sqlite)
+	}
 }
 
 func TestCrossOriginPostIsRefused(t *testing.T) {

@@ -51,6 +51,8 @@ type envOptions struct {
 	sqlite bool
 	svc    *onboarding.Options
 	bo     *backoffice.Options // Authenticator nil: the local accounts
+	// wrap, when set, wraps the store the Service runs on.
+	wrap func(onboarding.Store) onboarding.Store
 }
 
 // hashCache holds the hashes of the test passwords: hashing is slow on purpose.
@@ -93,7 +95,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if so.Logger == nil {
 		so.Logger = slog.New(slog.DiscardHandler)
 	}
-	e.svc = onboardingtest.NewService(t, e.store, so)
+	svcStore := e.store
+	if o.wrap != nil {
+		svcStore = o.wrap(e.store)
+	}
+	e.svc = onboardingtest.NewService(t, svcStore, so)
 
 	hashes := accountHashes(t)
 	e.local = backoffice.NewLocalAccounts(&backoffice.LocalOptions{NowFunc: e.clock.Now})
