@@ -20,9 +20,10 @@ import (
 // TestKeyReservedByTheUnitOfWork: on every store, CreateCustomer with a key to reserve
 // (KeyCompletion.Reserve) stores the key completed with the customer, in one unit of work;
 // a live key held by another request fails it with ErrKeyInUse and changes nothing; an
-// expired key is replaced. On PostgreSQL the key's insert travels with the customer's
-// (DeferredKeyInserter), which fails on an expired key too: CreateCustomer then deletes
-// it and runs again. Concurrent calls under one key create one customer.
+// expired key is replaced. Through DeferredKeyInserter (on PostgreSQL the key's insert
+// travels with the customer's, on SQLite it is a plain insert) an expired key fails the
+// insert too: CreateCustomer then deletes it and runs again. Concurrent calls under one
+// key create one customer.
 func TestKeyReservedByTheUnitOfWork(t *testing.T) {
 	for name, open := range wakeStores() {
 		t.Run(name, func(t *testing.T) {

@@ -143,8 +143,10 @@ type Queries interface {
 // DeferredKeyInserter is an optional capability of the Queries a unit of work receives
 // (the bunstore Store's have it): an idempotency key's insert that, where the store can
 // (a unit of work on PostgreSQL), travels to the database with the unit of work's next
-// statement, or with its commit when none follows, saving a round trip. Elsewhere it is
-// InsertIdempotencyKey: ErrConflict at once for a key held, an expired row replaced.
+// statement, or with its commit when none follows, saving a round trip. Elsewhere it runs
+// at once, either as InsertIdempotencyKey (ErrConflict for a key held, an expired row
+// replaced) or as the plain insert it would have sent (ErrKeyInUse for any stored row, as
+// on SQLite).
 //
 // A travelling insert returns nil at once. When the partner already has the key stored,
 // expired or not, the statement it travels with fails with ErrKeyInUse instead, and so

@@ -221,14 +221,26 @@ const deferredKeySQL = `INSERT INTO idempotency_keys (` + idemCols + `) VALUES (
 
 // InsertIdempotencyKeyDeferred implements onboarding.DeferredKeyInserter. In a unit of
 // work on PostgreSQL (InTx) the insert is queued and sent with the unit of work's next
-// statement, or before its commit; elsewhere it is InsertIdempotencyKey.
+// statement, or before its commit. On SQLite there is no round trip to save: the same
+// plain insert runs at once, which SQLite compiles faster than InsertIdempotencyKey's
+// upsert (BenchmarkKeyReservation), and a stored key, expired or not, fails it with
+// onboarding.ErrKeyInUse. Elsewhere (PostgreSQL in a caller's transaction) it is
+// InsertIdempotencyKey.
 func (q *queries) InsertIdempotencyKeyDeferred(ctx context.Context, k *onboarding.IdempotencyKey) error {
-	if q.later == nil {
+	args := []any{k.PartnerID, k.Key, k.RequestHash, k.Completed, k.ResponseStatus, blobArg(k.ResponseBody),
+		q.ts(k.CreatedAt), q.ts(k.ExpiresAt)}
+	switch {
+	case q.later != nil:
+		q.later.queue(deferredKeySQL, args...)
+		return nil
+	case q.pg:
 		return q.InsertIdempotencyKey(ctx, k)
 	}
-	q.later.queue(deferredKeySQL, k.PartnerID, k.Key, k.RequestHash, k.Completed,
-		k.ResponseStatus, blobArg(k.ResponseBody), q.ts(k.CreatedAt), q.ts(k.ExpiresAt))
-	return nil
+	_, err := q.db.ExecContext(ctx, deferredKeySQL, args...)
+	if err = translate(err); errors.Is(err, onboarding.ErrConflict) {
+		return onboarding.ErrKeyInUse
+	}
+	return err
 }
 
 // GetIdempotencyKey implements onboarding.Queries.
