@@ -317,6 +317,12 @@ func (s *Service) RecordAudit(ctx context.Context, e AuditEntry) (*AuditEntry, e
 // the customer the entry gets redacted; an erasure that comes later empties the entry's
 // Detail with the customer's other entries. Either way the erasure leaves no reason of
 // the entry behind.
+//
+// So the call waits for any unit of work that holds the customer's row (on PostgreSQL a
+// row lock, bounded only by ctx: give ctx a deadline, and do not call it while a
+// transaction of your own holds that row). A customer that does not exist for
+// e.PartnerID, erased or never there, gets redacted. Without a CustomerID, or when Detail
+// is redacted already, it is RecordAudit.
 func (s *Service) RecordCustomerAudit(ctx context.Context, e AuditEntry, redacted string) (*AuditEntry, error) {
 	if err := s.prepareAudit(&e); err != nil {
 		return nil, err

@@ -209,14 +209,20 @@ WHERE idempotency_keys.expires_at <= excluded.created_at`
 // InsertIdempotencyKey implements onboarding.Queries in one statement: an upsert that
 // replaces the stored row only when it has expired at k.CreatedAt.
 func (q *queries) InsertIdempotencyKey(ctx context.Context, k *onboarding.IdempotencyKey) error {
-	res, err := q.db.ExecContext(ctx, insertIdemSQL, k.PartnerID, k.Key, k.RequestHash, k.Completed, k.ResponseStatus,
-		blobArg(k.ResponseBody), q.ts(k.CreatedAt), q.ts(k.ExpiresAt))
+	res, err := q.db.ExecContext(ctx, insertIdemSQL, q.idemArgs(k)...)
 	return affectedOne(res, err, func() error { return &onboarding.ConflictError{Field: "idempotency_key"} })
 }
 
-// deferredKeySQL inserts a key as a plain insert: with its result unread (it travels with
-// another statement), a stored key must fail the statement. deferringConn turns that
-// failure into onboarding.ErrKeyInUse.
+// idemArgs are the values of idemCols for k.
+func (q *queries) idemArgs(k *onboarding.IdempotencyKey) []any {
+	return []any{k.PartnerID, k.Key, k.RequestHash, k.Completed, k.ResponseStatus, blobArg(k.ResponseBody),
+		q.ts(k.CreatedAt), q.ts(k.ExpiresAt)}
+}
+
+// deferredKeySQL inserts a key as a plain insert, which a stored key fails: on PostgreSQL
+// it travels with another statement, its result unread, and deferringConn turns that
+// failure into onboarding.ErrKeyInUse; on SQLite it runs at once
+// (InsertIdempotencyKeyDeferred).
 const deferredKeySQL = `INSERT INTO idempotency_keys (` + idemCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
 // InsertIdempotencyKeyDeferred implements onboarding.DeferredKeyInserter. In a unit of
@@ -227,8 +233,7 @@ const deferredKeySQL = `INSERT INTO idempotency_keys (` + idemCols + `) VALUES (
 // onboarding.ErrKeyInUse. Elsewhere (PostgreSQL in a caller's transaction) it is
 // InsertIdempotencyKey.
 func (q *queries) InsertIdempotencyKeyDeferred(ctx context.Context, k *onboarding.IdempotencyKey) error {
-	args := []any{k.PartnerID, k.Key, k.RequestHash, k.Completed, k.ResponseStatus, blobArg(k.ResponseBody),
-		q.ts(k.CreatedAt), q.ts(k.ExpiresAt)}
+	args := q.idemArgs(k)
 	switch {
 	case q.later != nil:
 		q.later.queue(deferredKeySQL, args...)

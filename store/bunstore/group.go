@@ -89,6 +89,9 @@ type groups struct {
 	sizeAttr metric.RecordOption
 }
 
+// groupCommitSizeMetric is the name of the histogram of the units of work per commit.
+const groupCommitSizeMetric = "onboarding.store.group_commit.size"
+
 // groupSizeBuckets are the boundaries of onboarding.store.group_commit.size, up to
 // maxGroupMembers.
 var groupSizeBuckets = []float64{1, 2, 4, 8, 16, 32}
@@ -96,7 +99,7 @@ var groupSizeBuckets = []float64{1, 2, 4, 8, 16, 32}
 // instrument makes the group_commit.size histogram of mp. The metric is optional: a
 // provider refusing the instrument leaves it unrecorded.
 func (gs *groups) instrument(mp metric.MeterProvider) {
-	h, err := mp.Meter(instrumentationName).Int64Histogram("onboarding.store.group_commit.size",
+	h, err := mp.Meter(instrumentationName).Int64Histogram(groupCommitSizeMetric,
 		metric.WithUnit("{unit_of_work}"),
 		metric.WithDescription("Units of work committed together in one SQLite transaction (group commit)."),
 		metric.WithExplicitBucketBoundaries(groupSizeBuckets...))

@@ -136,7 +136,7 @@ func TestGroupCommitSizeMetric(t *testing.T) {
 	var points []metricdata.HistogramDataPoint[int64]
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if m.Name == "onboarding.store.group_commit.size" {
+			if m.Name == groupCommitSizeMetric {
 				assert.Equal(t, "{unit_of_work}", m.Unit)
 				points = append(points, m.Data.(metricdata.Histogram[int64]).DataPoints...)
 			}

@@ -61,8 +61,9 @@ func testIdempotencyKeys(t *testing.T, s onboarding.Store) {
 // (and read back within the unit of work, its insert travelling with the read); a key
 // alone in its unit of work goes with the commit; a key another request holds fails the
 // unit of work (ErrKeyInUse from the statement it travelled with, or ErrConflict from an
-// insert made at once), and its change is rolled back; an expired key is replaced or,
-// by a travelling insert, refused with ErrKeyInUse, never half-written.
+// insert made at once), and its change is rolled back; an expired key is replaced or
+// refused with ErrKeyInUse (a travelling insert, or a plain insert made at once), never
+// half-written.
 func testDeferredKeyInsert(t *testing.T, s onboarding.Store) {
 	ctx := context.Background()
 	r := rng(t)
