@@ -18,9 +18,10 @@ import (
 // another request holds the key (a concurrent one waits on the key's unique index until
 // the holder's unit of work ends). An expired record of the key is replaced (where the
 // store's DeferredKeyInserter refuses it, as PostgreSQL's travelling insert and SQLite's
-// plain insert do, CreateCustomer deletes it and runs its unit of work again). A call that completes keys in its unit of work then costs one
-// statement for the key, and no round trip of its own where the store can send it with
-// the next statement (DeferredKeyInserter).
+// plain insert do, CreateCustomer deletes it and runs its unit of work again). A call
+// that completes keys in its unit of work then costs one statement for the key, and no
+// round trip of its own where the store can send it with the next statement
+// (DeferredKeyInserter).
 //
 // Today CreateCustomer completes a key when it creates the customer; other calls leave it
 // to the caller.
